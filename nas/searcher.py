@@ -1,0 +1,153 @@
+"""ShareSearch: Ray Tune's OptunaSearch, taught to skip work that needs no training.
+
+Before a candidate reaches Ray it is decoded, costed and checked:
+- over a budget: told to Optuna as infeasible (constraints) and never trained;
+- already evaluated (same arch_id and recipe): the earlier result is reused;
+- being trained right now: it waits for that result instead of training twice.
+Every outcome is written to the journal. Resume lives in the Optuna database and the
+journal, so Ray's own searcher checkpoint is not used.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import optuna
+from optuna.trial import TrialState
+from ray.tune.search import Searcher
+from ray.tune.search.optuna import OptunaSearch
+
+from nas.candidate import Candidate, evaluate_costs
+from nas.journal import Journal
+from nas.pareto import pareto_front_indices
+from nas.samplers import make_sampler
+from nas.sampling import decode
+from nas.space import SearchSpace
+from sharesnet.spec import SpecError
+
+STUDY_NAME = "sharesnet-nas"
+MAX_SKIPS = 200  # consecutive untrainable candidates before the space counts as exhausted
+
+
+class ShareSearch(OptunaSearch):
+    def __init__(self, space: SearchSpace, exp_dir: Path, journal: Journal, storage: optuna.storages.BaseStorage,
+                 trial_config: Callable[[Candidate], dict], log: Callable[[str], None] = print):
+        self.space, self.journal, self.log = space, journal, log
+        self.exp_dir, self._trial_config = Path(exp_dir), trial_config
+        self._cands: dict[str, Candidate] = {}  # Ray trial id -> candidate in training
+        self._running: dict[str, str] = {}  # key -> Ray trial id
+        self._waiting: dict[str, list[tuple[Any, Candidate]]] = {}  # key -> duplicates waiting on it
+        self._done = journal.completed()
+        self.skips = 0
+        super().__init__(space=lambda _trial: None, metric=space.metric_names, mode=space.modes,
+                         sampler=make_sampler(space.sampler, len(space.objectives)),
+                         study_name=STUDY_NAME, storage=storage)
+
+    @property
+    def study(self) -> optuna.Study:
+        return self._ot_study
+
+    # --- asking -----------------------------------------------------------------------
+    def suggest(self, trial_id: str) -> dict | str | None:
+        for _ in range(MAX_SKIPS):
+            ot_trial = self._ot_study.ask()
+            cand = self._candidate(ot_trial)
+            if cand is None:
+                continue
+            if cand.violations:
+                self._tell(ot_trial, cand, "rejected", {"val_acc": 0.0}, reason="; ".join(cand.violations))
+            elif cand.key in self._done:
+                self._tell(ot_trial, cand, "ok", self._done[cand.key], reused_from=self._done[cand.key]["trial_id"])
+            elif cand.key in self._running:
+                self._waiting.setdefault(cand.key, []).append((ot_trial, cand))
+            else:
+                self._ot_trials[trial_id], self._cands[trial_id] = ot_trial, cand
+                self._running[cand.key] = trial_id
+                return self._trial_config(cand)
+        self.log(f"[search] stopping early: {MAX_SKIPS} candidates in a row were over budget or already "
+                 "evaluated; the space looks exhausted (widen vary:, relax constraints:)")
+        return Searcher.FINISHED
+
+    def _candidate(self, ot_trial) -> Candidate | None:
+        try:
+            cand = evaluate_costs(decode(ot_trial, self.space), self.space)
+        except SpecError as e:  # a width choice may break a shape rule: record, do not train
+            self._ot_study.tell(ot_trial, state=TrialState.FAIL)
+            self.journal.add({"trial_id": f"optuna-{ot_trial.number}", "number": ot_trial.number,
+                              "status": "invalid", "reason": str(e)})
+            return None
+        ot_trial.set_user_attr("arch_id", cand.arch_id)
+        for name, value in zip(("params", "flops"), cand.constraint_values):
+            ot_trial.set_constraint(name, value)  # > 0: over budget, so infeasible
+        return cand
+
+    # --- telling ----------------------------------------------------------------------
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        ot_trial, cand = self._ot_trials.pop(trial_id), self._cands.pop(trial_id)
+        self._running.pop(cand.key, None)
+        status, reason = classify(result, error, self.space.recipe.epochs)
+        metrics = {k: (result or {}).get(k) for k in ("val_acc", "val_acc_best", "epoch", "wall_time_s",
+                                                        "train_time_s")}
+        row = self._tell(ot_trial, cand, status, metrics, reason=reason, trial_id=trial_id)
+        if status == "ok":
+            self._done[cand.key] = row
+        for dup_trial, dup in self._waiting.pop(cand.key, []):
+            self._tell(dup_trial, dup, status, metrics, reason=reason, reused_from=trial_id)
+
+    def _tell(self, ot_trial, cand: Candidate, status: str, metrics: dict, reason: str = "",
+              trial_id: str | None = None, reused_from: str | None = None) -> dict:
+        row = {"trial_id": trial_id or f"optuna-{ot_trial.number}", "number": ot_trial.number, "key": cand.key,
+               "arch_id": cand.arch_id, "status": status, "val_acc": metrics.get("val_acc"),
+               "val_acc_best": metrics.get("val_acc_best"), "params": cand.params, "flops": cand.flops,
+               "epochs": metrics.get("epoch", metrics.get("epochs")), "wall_time_s": metrics.get("wall_time_s"),
+               "train_time_s": metrics.get("train_time_s"), "reason": reason, "reused_from": reused_from,
+               "warm_start": ot_trial.user_attrs.get("warm_start"),
+               "sharing": cand.spec.sharing_summary(), "spec": cand.spec.to_dict()}
+        if reused_from:
+            row["train_time_s"] = 0.0  # reuse costs no training
+        values = {"val_acc": row["val_acc"], "params": cand.params, "flops": cand.flops}
+        try:
+            if status in ("ok", "rejected"):
+                self._ot_study.tell(ot_trial, [float(values[m]) for m in self.space.metric_names])
+            else:
+                self._ot_study.tell(ot_trial, state=TrialState.PRUNED if status == "early_stopped" else TrialState.FAIL)
+        except Exception as e:  # Optuna refuses e.g. NaN values: the journal still keeps the row
+            row["reason"] = (row["reason"] + f"; optuna refused the result: {e}").strip("; ")
+        self.journal.add(row)
+        self._progress(row)
+        return row
+
+    def _progress(self, row: dict) -> None:
+        j = self.journal
+        front = self.front_size()
+        detail = f"val_acc={row['val_acc']:.4f} " if isinstance(row.get("val_acc"), float) and row["status"] == "ok" else ""
+        extra = f" ({row['reason']})" if row.get("reason") else ""
+        self.log(f"[search] {j.trained()}/{self.space.trials} trained, {len(self._running)} running, "
+                 f"{j.count('failed', 'error')} failed, {j.count('early_stopped')} stopped early, "
+                 f"{sum(1 for r in j.rows if r.get('reused_from'))} reused, {j.count('rejected')} rejected | "
+                 f"front {front} | {row['arch_id']} {row['status']}{' (reused)' if row.get('reused_from') else ''} "
+                 f"{detail}params={row['params']:,} flops={row['flops']:,}{extra}")
+
+    def front_size(self) -> int:
+        rows = [r for r in self.journal.rows if r["status"] == "ok" and not r.get("reused_from")]
+        pts = [[r[m] for m in self.space.metric_names] for r in rows]
+        return len(pareto_front_indices(pts, self.space.modes)) if pts else 0
+
+    # Resume is the Optuna database plus the journal; Ray may not pickle this searcher.
+    def save(self, checkpoint_path: str):
+        raise NotImplementedError
+
+    def restore(self, checkpoint_path: str):
+        raise NotImplementedError
+
+
+def classify(result: dict | None, error: bool, epochs: int) -> tuple[str, str]:
+    """(status, reason) of a finished Ray trial."""
+    result = result or {}
+    if result.get("status") == "failed":
+        return "failed", result.get("reason", "")
+    if error:
+        return "error", "Ray reported a trial error (worker crashed, killed or lost); see the Ray logs under ray/"
+    if result.get("status") == "ok":
+        return "ok", ""
+    return "early_stopped", f"stopped by the scheduler after epoch {result.get('epoch')} of {epochs}"

@@ -1,0 +1,72 @@
+"""The one adapter between Ray Tune and the plain training engine.
+
+Reports every epoch (so ASHA can stop a trial), and never raises: a diverged,
+out-of-memory or buggy trial reports status "failed" with its reason, and the search
+goes on. Per-epoch checkpoints live under the experiment, keyed by arch and recipe, so
+a trial interrupted with the driver resumes from its last epoch.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import time
+import traceback
+
+import torch
+from ray import tune
+
+from sharesnet.data import load_data
+from sharesnet.spec import ArchSpec
+from sharesnet.train import DivergedError, Recipe, train
+
+# Fault injection for tests and drills: "diverge:<arch_id>" trains that arch with a
+# learning rate so large that it really diverges.
+FAULT_ENV = "SHARESNET_NAS_FAULT"
+
+
+def run_trial(config: dict) -> None:
+    start = time.perf_counter()
+    torch.set_num_threads(max(1, int(config.get("threads", 1))))
+    spec = ArchSpec.from_dict(config["spec"])
+    recipe = _inject_fault(Recipe.from_dict(config["recipe"]), spec.arch_id)
+    base = {"arch_id": spec.arch_id, "params": config["params"], "flops": config["flops"]}
+
+    def on_epoch(epoch: int, m: dict) -> None:
+        if epoch < recipe.epochs:  # the last epoch is reported once, with the final status
+            tune.report({**base, "status": "running", "epoch": epoch, "val_acc": m["val_acc"],
+                         "train_loss": m["train_loss"]})
+
+    try:
+        data = _load_data(tuple(sorted(config["data"].items())))
+        result = train(spec, recipe, data, on_epoch=on_epoch, checkpoint_dir=config.get("checkpoint_dir"))
+    except Exception as e:  # noqa: BLE001 - any failure is the trial's, not the search's
+        traceback.print_exc()
+        epoch = e.epoch if isinstance(e, DivergedError) else None
+        tune.report({**base, "status": "failed", "reason": _reason(e), "epoch": epoch, "val_acc": 0.0,
+                     "wall_time_s": time.perf_counter() - start})
+        return
+    tune.report({**base, "status": "ok", "epoch": result.epochs_run, "val_acc": result.val_acc_last,
+                 "val_acc_best": result.val_acc_best, "train_time_s": result.train_time_s,
+                 "wall_time_s": time.perf_counter() - start})
+
+
+@functools.lru_cache(maxsize=2)
+def _load_data(kwargs: tuple):
+    """Reused actors keep the decoded dataset between trials."""
+    return load_data(**dict(kwargs))
+
+
+def _reason(e: Exception) -> str:
+    if isinstance(e, DivergedError):
+        return f"diverged: {e}"
+    if isinstance(e, torch.OutOfMemoryError):
+        return f"out of memory: {str(e).splitlines()[0]}"
+    return f"{type(e).__name__}: {e}"
+
+
+def _inject_fault(recipe: Recipe, arch_id: str) -> Recipe:
+    import dataclasses
+
+    if os.environ.get(FAULT_ENV, "") == f"diverge:{arch_id}":
+        return dataclasses.replace(recipe, lr=1e8)
+    return recipe
