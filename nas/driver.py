@@ -127,7 +127,7 @@ def _settle_interrupted(study: optuna.Study, journal: Journal, log: Callable[[st
             study._storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.COMPLETE, values)
         else:
             study._storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)
-    log(f"[search] resuming: {journal.trained()} trainings done, {len(journal.completed())} results to reuse") \
+    log(f"[search] resuming: {journal.trained()} trainings done, {len(journal.finished())} results to reuse") \
         if journal.rows else None
 
 

@@ -17,6 +17,7 @@ from typing import Any
 CSV_COLUMNS = ["trial_id", "number", "arch_id", "status", "val_acc", "params", "flops", "epochs",
                "wall_time_s", "train_time_s", "reason", "reused_from", "sharing", "spec"]
 TRAINED = ("ok", "failed", "early_stopped", "error")  # statuses that used a training slot
+FINAL = ("ok", "failed")  # outcomes worth reusing (early stops and crashes may go differently)
 
 
 def atomic_write(path: Path, text: str) -> None:
@@ -44,9 +45,11 @@ class Journal:
             os.fsync(f.fileno())
         self.write_csv()
 
-    def completed(self) -> dict[str, dict[str, Any]]:
-        """Finished results by key (arch_id + recipe), for de-duplication."""
-        return {r["key"]: r for r in self.rows if r["status"] == "ok" and not r.get("reused_from")}
+    def finished(self) -> dict[str, dict[str, Any]]:
+        """Trainings that ended by themselves, by key (arch_id + recipe), for de-duplication.
+
+        A failed training is final too: with the same spec, recipe and seed it fails again."""
+        return {r["key"]: r for r in self.rows if r["status"] in FINAL and not r.get("reused_from")}
 
     def count(self, *statuses: str) -> int:
         return sum(1 for r in self.rows if r["status"] in statuses)

@@ -18,7 +18,7 @@ from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
 from nas.candidate import Candidate, evaluate_costs
-from nas.journal import Journal
+from nas.journal import FINAL, Journal
 from nas.pareto import pareto_front_indices
 from nas.samplers import make_sampler
 from nas.sampling import decode
@@ -37,7 +37,7 @@ class ShareSearch(OptunaSearch):
         self._cands: dict[str, Candidate] = {}  # Ray trial id -> candidate in training
         self._running: dict[str, str] = {}  # key -> Ray trial id
         self._waiting: dict[str, list[tuple[Any, Candidate]]] = {}  # key -> duplicates waiting on it
-        self._done = journal.completed()
+        self._done = journal.finished()
         self.skips = 0
         super().__init__(space=lambda _trial: None, metric=space.metric_names, mode=space.modes,
                          sampler=make_sampler(space.sampler, len(space.objectives)),
@@ -57,7 +57,8 @@ class ShareSearch(OptunaSearch):
             if cand.violations:
                 self._tell(ot_trial, cand, "rejected", {"val_acc": 0.0}, reason="; ".join(cand.violations))
             elif cand.key in self._done:
-                self._tell(ot_trial, cand, "ok", self._done[cand.key], reused_from=self._done[cand.key]["trial_id"])
+                done = self._done[cand.key]
+                self._tell(ot_trial, cand, done["status"], done, reason=done["reason"], reused_from=done["trial_id"])
             elif cand.key in self._running:
                 self._waiting.setdefault(cand.key, []).append((ot_trial, cand))
             else:
@@ -89,7 +90,7 @@ class ShareSearch(OptunaSearch):
         metrics = {k: (result or {}).get(k) for k in ("val_acc", "val_acc_best", "epoch", "wall_time_s",
                                                         "train_time_s")}
         row = self._tell(ot_trial, cand, status, metrics, reason=reason, trial_id=trial_id)
-        if status == "ok":
+        if status in FINAL:
             self._done[cand.key] = row
         for dup_trial, dup in self._waiting.pop(cand.key, []):
             self._tell(dup_trial, dup, status, metrics, reason=reason, reused_from=trial_id)

@@ -1,0 +1,139 @@
+"""A real Ray Tune + Optuna search of tiny trials on digits, on the CPU."""
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+import yaml
+
+from nas.driver import Resources, run_search
+from nas.sampling import decode
+from nas.space import load_space
+from nas.trainable import FAULT_ENV
+from sharesnet import ArchSpec
+
+ROOT = Path(__file__).resolve().parents[1]
+BASE = {"spec": {"stem_width": 8, "stages": [{"depth": 2, "width": 8, "stride": 1},
+                                             {"depth": 2, "width": 16, "stride": 2}]}}
+TRAIN = {"recipe": "fast", "epochs": 1, "warmup_epochs": 0, "batch_size": 64}
+
+
+def write_space(tmp_path: Path, **over) -> Path:
+    space = {"name": "tiny", "data": {"dataset": "digits", "limit": 400, "val_fraction": 0.2},
+             "base": BASE, "vary": {"sharing": {"positions": ["conv2"], "patterns": ["none", "stage"]}},
+             "train": TRAIN, "objectives": ["val_acc", "params"], "sampler": {"name": "random", "seed": 0},
+             "trials": 4, "warm_start": ["plain", "paper"]} | over
+    path = tmp_path / "space.yaml"
+    path.write_text(yaml.safe_dump(space))
+    return path
+
+
+def rows(exp: Path) -> list[dict]:
+    return [json.loads(line) for line in (exp / "trials.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture
+def ray_session():
+    import ray
+
+    yield
+    ray.shutdown()
+
+
+def test_search_dedup_constraints_failures(tmp_path, ray_session, monkeypatch):
+    # Four architectures exist (conv2 of each stage shared or not); the plain one is over
+    # budget, one is made to diverge, and a 4th training cannot be found: the searcher
+    # reuses duplicates until it declares the space exhausted.
+    space_file = write_space(tmp_path, constraints={"max_params": 10_500})
+    space = load_space(space_file)
+    both = decode(_Fixed({"s1.conv2.share": "stage", "s2.conv2.share": "stage"}), space)
+    monkeypatch.setenv(FAULT_ENV, f"diverge:{both.arch_id}")
+    plain_params = 10_500  # sanity: the plain net really is over the budget
+    exp = tmp_path / "exp"
+    summary = run_search(space, exp, Resources(cpus_per_trial=1), log=lambda m: None)
+
+    r = rows(exp)
+    status = [x["status"] for x in r]
+    assert summary["trained"] == 3
+    assert any(x["status"] == "rejected" and x["warm_start"] == "plain" and x["params"] > plain_params for x in r)
+    failed = [x for x in r if x["status"] == "failed" and not x["reused_from"]]
+    assert len(failed) == 1 and failed[0]["arch_id"] == both.arch_id and "diverged" in failed[0]["reason"]
+    ok = [x for x in r if x["status"] == "ok" and not x["reused_from"]]
+    assert len(ok) == 2 and len({x["key"] for x in ok}) == 2 and all(0 < x["val_acc"] <= 1 for x in ok)
+    assert any(x["reused_from"] for x in r), "duplicates must be answered from earlier results"
+    assert "rejected" in status and len(r) > 4
+
+    with (exp / "trials.csv").open() as f:
+        table = list(csv.DictReader(f))
+    assert len(table) == len(r) and {"trial_id", "arch_id", "spec", "params", "flops", "val_acc", "status",
+                                     "reason", "epochs", "wall_time_s"} <= set(table[0])
+    study = optuna.load_study(study_name="sharesnet-nas", storage=f"sqlite:///{exp / 'optuna.db'}")
+    states = [t.state for t in study.trials]
+    assert states.count(optuna.trial.TrialState.FAIL) == status.count("failed")  # reused failures too
+    assert optuna.trial.TrialState.RUNNING not in states
+    infeasible = [t for t in study.trials if t.state.name == "COMPLETE" and t.constraints.get("params", 0) > 0]
+    assert infeasible, "over-budget candidates are told to Optuna as infeasible"
+    # Every result row rebuilds its architecture from the spec it carries.
+    assert all(ArchSpec.from_dict(x["spec"]).arch_id == x["arch_id"] for x in r if "spec" in x)
+
+
+class _Fixed:
+    def __init__(self, p):
+        self.p = p
+
+    def suggest_categorical(self, name, choices):
+        return self.p[name]
+
+
+def test_resume_after_killed_driver(tmp_path):
+    space_file = write_space(tmp_path, trials=5, vary={"depth": [1, 2], "sharing": {
+        "positions": ["conv1", "conv2"], "patterns": ["none", "stage", "cycle"], "k": [2]}},
+        train=TRAIN | {"epochs": 2})
+    cmd = [sys.executable, str(ROOT / "scripts/search.py"), "--space", str(space_file), "--out", str(tmp_path),
+           "--name", "exp"]
+    exp = tmp_path / "exp"
+    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 240
+        while time.time() < deadline and _trained(exp) < 2:
+            time.sleep(0.5)
+        assert _trained(exp) >= 2, "the first run never finished two trainings"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the driver and its Ray processes die at once
+        proc.wait()
+    before = rows(exp)
+    assert _trained(exp) < 5
+
+    out = subprocess.run(cmd + ["--resume"], capture_output=True, text=True, timeout=400)
+    assert out.returncode == 0, out.stderr[-3000:]
+    after = rows(exp)
+    assert after[: len(before)] == before  # nothing already computed is lost
+    trained = [x for x in after if x["status"] in ("ok", "failed") and not x.get("reused_from")]
+    assert len(trained) == 5
+    assert len({x["key"] for x in trained}) == 5, "no architecture is trained twice"
+    assert "resuming" in out.stdout and (exp / "pareto.yaml").is_file()
+    study = optuna.load_study(study_name="sharesnet-nas", storage=f"sqlite:///{exp / 'optuna.db'}")
+    assert optuna.trial.TrialState.RUNNING not in [t.state for t in study.trials]
+
+
+def _trained(exp: Path) -> int:
+    path = exp / "trials.jsonl"
+    if not path.exists():
+        return 0
+    return sum(1 for x in rows(exp) if x["status"] in ("ok", "failed") and not x.get("reused_from"))
+
+
+def test_existing_experiment_needs_resume(tmp_path):
+    space_file = write_space(tmp_path)
+    exp = tmp_path / "exp"
+    exp.mkdir()
+    (exp / "space.yaml").write_text("resolved: {}\n")
+    out = subprocess.run([sys.executable, str(ROOT / "scripts/search.py"), "--space", str(space_file),
+                          "--out", str(tmp_path), "--name", "exp"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and "pass --resume" in out.stderr and "Traceback" not in out.stderr
