@@ -15,6 +15,7 @@ from typing import Callable
 import yaml
 
 from nas.journal import Journal, atomic_write
+from sharesnet.spec import ArchSpec
 from nas.pareto import dominates, nondominated_ranks, normalized_hypervolume
 
 UNITS = {"params": "parameters", "flops": "fvcore FLOPs (1 multiply-add = 1 flop), batch 1", "val_acc": "fraction"}
@@ -33,16 +34,30 @@ def export_experiment(exp_dir: str | Path, log: Callable[[str], None] = print) -
     ranks = nondominated_ranks([[r[n] for n in names] for r in rows], modes) if rows else []
     ranked = sorted(({**r, "rank": k} for r, k in zip(rows, ranks)), key=lambda r: (r["rank"], -r["val_acc"]))
     front = [r for r in ranked if r["rank"] == 0]
-    hv, hv_info = normalized_hypervolume([[r[n] for n in names] for r in front], modes, names) if front else (0.0, {})
+    bounds = reference_bounds(resolved, names)
+    hv, hv_info = normalized_hypervolume([[r[n] for n in names] for r in front], modes, names, bounds) \
+        if front else (0.0, {})
     doc = {"experiment": str(exp_dir), "objectives": [{"name": n, "direction": d, "unit": UNITS[n]} for n, d in objectives],
            "hypervolume": {"value": hv, **hv_info}, "n_candidates": len(rows),
            "front": [_entry(r, resolved) for r in front]}
-    atomic_write(exp_dir / "pareto.yaml", yaml.safe_dump(doc, sort_keys=False))
+    atomic_write(exp_dir / "pareto.yaml", yaml.dump(doc, Dumper=_NoAliases, sort_keys=False))
     atomic_write(exp_dir / "pareto.csv", _csv(ranked))
     if rows:
         _plot(ranked, exp_dir / "pareto.png", names)
     log(summary(front, ranked, names, modes, hv))
     return doc
+
+
+def reference_bounds(resolved: dict, names: list[str]) -> list[tuple[float, float]]:
+    """(worst, best) per objective, fixed by the space so that searches of it compare:
+    val_acc spans [0, 1]; a cost's worst is 1.1 x its budget, or 1.1 x the plain base's."""
+    from nas.candidate import costs
+    from nas.space import DataConfig
+
+    spec = ArchSpec.from_dict(resolved["base"]).unshared()
+    base = dict(zip(("params", "flops"), costs(spec, DataConfig(**resolved["data"]).input_size)))
+    budget = {"params": resolved.get("max_params"), "flops": resolved.get("max_flops")}
+    return [(0.0, 1.0) if n == "val_acc" else (1.1 * float(budget[n] or base[n]), 0.0) for n in names]
 
 
 def _entry(r: dict, resolved: dict) -> dict:
@@ -51,6 +66,13 @@ def _entry(r: dict, resolved: dict) -> dict:
             "params": r["params"], "flops": r["flops"], "sharing": r["sharing"], "warm_start": r.get("warm_start"),
             "seed": resolved["recipe"]["seed"], "split_seed": resolved["data"]["split_seed"],
             "data": resolved["data"], "recipe": resolved["recipe"], "spec": r["spec"]}
+
+
+class _NoAliases(yaml.SafeDumper):
+    """Write repeated blocks (data, recipe) in full: each front entry stands alone."""
+
+    def ignore_aliases(self, data):
+        return True
 
 
 def _csv(ranked: list[dict]) -> str:

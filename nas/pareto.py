@@ -147,10 +147,13 @@ def default_bounds(
 
 
 def normalized_hypervolume(
-    points: Points, directions: Sequence[str], names: Sequence[str]
+    points: Points, directions: Sequence[str], names: Sequence[str],
+    bounds: Sequence[tuple[float, float]] | None = None,
 ) -> tuple[float, dict[str, Any]]:
-    """Hypervolume in normalised [0, 1] space plus a plain-float description of the reference."""
-    bounds = default_bounds(points, directions, names)
+    """Hypervolume in normalised [0, 1] space plus a plain-float description of the reference.
+
+    Pass fixed `bounds` to compare searches: the default ones follow the observed points."""
+    bounds = bounds or default_bounds(points, directions, names)
     norm, ref = normalize(points, directions, bounds)
     # Clipping at the best bound keeps the result in [0, 1]; values past worst add nothing anyway.
     hv = hypervolume(np.clip(norm, 0.0, 1.0), ["min"] * len(directions), ref)

@@ -108,7 +108,8 @@ class SearchSpace:
             "base": self.base.to_dict(), "recipe": self.recipe.to_dict(),
             "data": dataclasses.asdict(self.data), "sampler": dataclasses.asdict(self.sampler),
             "sharing": dataclasses.asdict(self.sharing), "objectives": [list(o) for o in self.objectives],
-            "trials": self.trials, "warm_start": list(self.warm_start)}}
+            "trials": self.trials, "warm_start": list(self.warm_start),
+            "max_params": self.max_params, "max_flops": self.max_flops}}
 
 
 def load_space(path: str | Path) -> SearchSpace:
@@ -190,15 +191,15 @@ def _base(pb: Problems, b: Any, data: DataConfig) -> ArchSpec | None:
         pb.add("base", f"give exactly one of base.preset (one of: {', '.join(list_models())}) or base.spec")
         return None
     try:
-        spec = get_spec(b["preset"], **_dataset_overrides(data, b.get("overrides") or {})) if "preset" in b \
-            else ArchSpec.from_dict({**_dataset_overrides(data, {}), **(b["spec"] or {})}, where="base.spec")
+        spec = get_spec(b["preset"], **dataset_overrides(data, b.get("overrides") or {})) if "preset" in b \
+            else ArchSpec.from_dict({**dataset_overrides(data, {}), **(b["spec"] or {})}, where="base.spec")
     except (SpecError, TypeError) as e:
         pb.add("base.preset" if "preset" in b else "base.spec", str(e))
         return None
     return spec
 
 
-def _dataset_overrides(data: DataConfig, overrides: dict) -> dict:
+def dataset_overrides(data: DataConfig, overrides: dict) -> dict:
     """Input channels and classes follow from the dataset unless the space overrides them."""
     channels, classes, _ = DATASETS[data.dataset]
     if data.dataset == "imagefolder" and data.data_dir:

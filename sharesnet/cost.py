@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import logging
+import warnings
 
 import torch
 from torch import nn
@@ -32,7 +33,8 @@ def count_flops(model: nn.Module, input_size: tuple[int, int, int]) -> int:
         analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
         # fvcore logs every op it skips (pads, adds); they are not multiply-adds.
         logging.getLogger("fvcore.nn.jit_analysis").setLevel(logging.ERROR)
-        with torch.no_grad():
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # fvcore's use of torch.jit
             return int(analysis.total())
     finally:
         model.train(was_training)

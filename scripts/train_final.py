@@ -1,0 +1,24 @@
+#!/usr/bin/env python
+"""Retrain chosen architectures on train+validation with a full recipe; report test accuracy.
+
+This is the only step that reads the test split.
+
+Examples:
+  python scripts/train_final.py --pareto experiments/quickstart/pareto.yaml --select all --recipe fast --epochs 15
+  python scripts/train_final.py --pareto experiments/cifar10-preact164/pareto.yaml --select 0,2 --recipe wrn --seeds 3 --gpus 8
+  python scripts/train_final.py --preset preact_resnet164 --preset sharesnet164 --recipe wrn --seeds 3 --gpus 2
+  python scripts/train_final.py --preset preact_resnet164 --preset sharesnet164 --smoke      # CPU, about a minute
+  python scripts/train_final.py --arch my_spec.yaml --dataset imagefolder --data-dir /tmp/cifar10 --recipe he2016
+  python scripts/train_final.py ... --resume      # continue interrupted jobs from their last epoch
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from nas.cli import final_main  # noqa: E402
+
+if __name__ == "__main__":
+    sys.exit(final_main(sys.argv[1:], __doc__))
