@@ -100,16 +100,20 @@ def _prepare_folder(space: SearchSpace, exp_dir: Path, resume: bool) -> None:
     if marker.exists() and not resume:
         raise SpaceError(f"{exp_dir}: an experiment is already there; pass --resume to continue it, "
                          f"or choose another --out/--name")
-    if resume and not marker.exists():
-        raise SpaceError(f"{exp_dir}: nothing to resume (no space.yaml); drop --resume to start a new search")
-    if resume:
-        old = yaml.safe_load(marker.read_text()).get("resolved")
-        if old != _plain(space.resolved()["resolved"]):
+    if resume and marker.exists():
+        # Only the budget may change on resume (`--trials` to extend a search).
+        old, new = (_without_trials(d) for d in (yaml.safe_load(marker.read_text()).get("resolved"),
+                                                 _plain(space.resolved()["resolved"])))
+        if old != new:
             raise SpaceError(f"{marker}: the search space changed since this experiment started; resume with "
                              f"the same space file, or start a new experiment")
         return
     exp_dir.mkdir(parents=True, exist_ok=True)
     atomic_write(marker, yaml.safe_dump(_plain(space.resolved()), sort_keys=False))
+
+
+def _without_trials(d: dict | None) -> dict:
+    return {k: v for k, v in (d or {}).items() if k != "trials"}
 
 
 def _plain(d):
