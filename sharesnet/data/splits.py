@@ -1,0 +1,29 @@
+"""Seeded, stratified index splits: every class keeps its proportion on both sides."""
+from __future__ import annotations
+
+import torch
+
+
+def stratified_split(labels: torch.Tensor, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(keep, held_out) index tensors; held_out takes round(fraction * n_c) of each class c."""
+    if not 0.0 <= fraction < 1.0:
+        raise ValueError(f"val_fraction: must be in [0, 1), got {fraction}")
+    labels = labels.cpu()
+    gen = torch.Generator().manual_seed(seed)
+    keep, held = [], []
+    for c in torch.unique(labels).tolist():
+        idx = torch.nonzero(labels == c).flatten()
+        idx = idx[torch.randperm(len(idx), generator=gen)]
+        n_held = int(round(fraction * len(idx)))
+        held.append(idx[:n_held])
+        keep.append(idx[n_held:])
+    # Sorted, so the index lists (not just their sets) are a pure function of the seed.
+    return torch.cat(keep).sort().values, torch.cat(held).sort().values
+
+
+def random_subset(indices: torch.Tensor, limit: int | None, seed: int) -> torch.Tensor:
+    """At most `limit` of `indices`, drawn without replacement (all of them when limit is None)."""
+    if limit is None or limit >= len(indices):
+        return indices
+    gen = torch.Generator().manual_seed(seed)
+    return indices[torch.randperm(len(indices), generator=gen)[:limit]].sort().values

@@ -1,0 +1,68 @@
+"""Checkpoints: atomic `last.pt` writes, exact-resume validation, and rebuilding a model
+from the file alone (the spec travels inside)."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from sharesnet.model import build_model
+from sharesnet.spec import ArchSpec
+
+FORMAT = 1
+LAST = "last.pt"
+_LABEL_KEYS = ("name", "compile")  # recipe keys that do not change what is trained
+
+
+def save_atomic(payload: dict[str, Any], path: Path) -> None:
+    """Write to a temp file in the same folder, then rename: a crash never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(payload, fh)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    return torch.load(path, map_location=map_location, weights_only=True)
+
+
+def check_resumable(ckpt: dict[str, Any], expected: dict[str, Any], path: Path) -> None:
+    """Refuse to resume a checkpoint of another spec, recipe, dataset or train_on."""
+    problems = []
+    if ArchSpec.from_dict(ckpt["spec"]).arch_id != ArchSpec.from_dict(expected["spec"]).arch_id:
+        problems.append("spec differs (arch_id "
+                        f"{ArchSpec.from_dict(ckpt['spec']).arch_id} vs {ArchSpec.from_dict(expected['spec']).arch_id})")
+    problems += _diff("recipe", _strip(ckpt["recipe"]), _strip(expected["recipe"]))
+    problems += _diff("data", ckpt["data"], expected["data"])
+    if ckpt["train_on"] != expected["train_on"]:
+        problems.append(f"train_on: {ckpt['train_on']!r} vs {expected['train_on']!r}")
+    if problems:
+        raise ValueError(f"cannot resume from {path}: it belongs to another run: " + "; ".join(problems)
+                         + ". Use another checkpoint_dir or delete the file to start afresh.")
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild the model from the checkpoint alone and load its weights; returns (model, checkpoint)."""
+    ckpt = read(path, map_location)
+    model = build_model(ArchSpec.from_dict(ckpt["spec"]))
+    model.load_state_dict(ckpt["model"])
+    return model.to(map_location), ckpt
+
+
+def _strip(recipe: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in recipe.items() if k not in _LABEL_KEYS}
+
+
+def _diff(what: str, old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    keys = sorted(set(old) | set(new))
+    return [f"{what}.{k}: {old.get(k)!r} in checkpoint vs {new.get(k)!r} now" for k in keys
+            if old.get(k) != new.get(k)]

@@ -1,0 +1,35 @@
+"""Named recipes: `get_recipe(name, **overrides)` and `list_recipes()`."""
+from __future__ import annotations
+
+import difflib
+
+from sharesnet.train.recipe import Recipe, RecipeError
+
+_RECIPES: dict[str, Recipe] = {
+    # He et al. 2016 (arXiv:1512.03385) Sec. 4.2: SGD lr 0.1, batch 128, wd 1e-4, momentum 0.9;
+    # lr /10 at 32k and 48k iterations, stop at 64k. 64k iterations x 128 / 45k images
+    # = 182 epochs; 32k and 48k iterations = epochs 91 and 136. He used plain momentum.
+    "he2016": Recipe(epochs=182, batch_size=128, lr=0.1, weight_decay=1e-4, nesterov=False,
+                     schedule="multistep", milestones=(91, 136), gamma=0.1, name="he2016"),
+    # Boulch 2017 (ShaResNet, arXiv:1702.08782) trains CIFAR as Zagoruyko & Komodakis 2016
+    # (WRN, arXiv:1605.07146): 200 epochs, Nesterov, lr 0.1 x0.2 at 60/120/160, wd 5e-4, batch 128.
+    "wrn": Recipe(epochs=200, batch_size=128, lr=0.1, weight_decay=5e-4, nesterov=True,
+                  schedule="multistep", milestones=(60, 120, 160), gamma=0.2, name="wrn"),
+    # Short search-trial schedule: cosine (Loshchilov & Hutter 2017, SGDR) with one warm-up
+    # epoch, label smoothing 0.1 (Szegedy et al. 2016). Effective lr 0.2 at batch 256.
+    "fast": Recipe(epochs=15, batch_size=256, lr=0.1, weight_decay=5e-4, nesterov=True,
+                   schedule="cosine", warmup_epochs=1, label_smoothing=0.1, name="fast"),
+}
+
+
+def list_recipes() -> list[str]:
+    return list(_RECIPES)
+
+
+def get_recipe(name: str, **overrides) -> Recipe:
+    """A named recipe with fields overridden; unknown names and keys raise RecipeError."""
+    if name not in _RECIPES:
+        hint = difflib.get_close_matches(name, list(_RECIPES), n=1)
+        extra = f"; did you mean '{hint[0]}'?" if hint else ""
+        raise RecipeError(f"unknown recipe '{name}'{extra} (known: {', '.join(_RECIPES)})")
+    return Recipe.from_dict({**_RECIPES[name].to_dict(), **overrides}, where=f"recipe '{name}'")

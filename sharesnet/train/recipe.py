@@ -1,0 +1,101 @@
+"""Recipe: every training hyper-parameter in one typed, frozen, serialisable record.
+
+`lr` is the base learning rate for batch 128; the optimiser uses
+lr * batch_size / 128 (the linear scaling rule, Goyal et al. 2017), so a recipe keeps
+its meaning when only the batch size changes.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+Schedule = Literal["cosine", "multistep"]
+BASE_BATCH = 128
+
+
+class RecipeError(ValueError):
+    """An invalid recipe; the message names the key."""
+
+
+@dataclass(frozen=True)
+class Recipe:
+    epochs: int = 15
+    batch_size: int = 128
+    lr: float = 0.1  # base lr at batch 128; effective = lr * batch_size / 128
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 5e-4  # not applied to BatchNorm weights and biases (ndim <= 1)
+    schedule: Schedule = "cosine"
+    warmup_epochs: float = 0.0  # cosine: linear warm-up, stepped per iteration
+    milestones: tuple[float, ...] = ()  # multistep: values < 1 are fractions of epochs, else epochs
+    gamma: float = 0.1  # multistep: lr factor at each milestone
+    label_smoothing: float = 0.0
+    seed: int = 0  # model init, data order and augmentation
+    crop_padding: int | None = None  # None: the dataset's default
+    flip: bool | None = None  # None: the dataset's default
+    cutout: int | None = None  # None: the dataset's default (off)
+    compile: bool = False  # torch.compile the model; CUDA only, ignored on CPU
+    name: str = ""  # a label only
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "milestones", tuple(self.milestones))
+        _validate(self)
+
+    @property
+    def effective_lr(self) -> float:
+        return self.lr * self.batch_size / BASE_BATCH
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["milestones"] = list(self.milestones)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], where: str = "recipe") -> "Recipe":
+        """Build from a mapping; unknown keys raise RecipeError with a did-you-mean."""
+        if not isinstance(d, dict):
+            raise RecipeError(f"{where}: expected a mapping, got {type(d).__name__}")
+        known = [f.name for f in dataclasses.fields(cls)]
+        for key in d:
+            if key not in known:
+                hint = difflib.get_close_matches(str(key), known, n=1)
+                extra = f"; did you mean '{hint[0]}'?" if hint else f"; known keys: {', '.join(known)}"
+                raise RecipeError(f"{where}: unknown key '{key}'{extra}")
+        return cls(**d)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Recipe":
+        """Read a recipe from YAML; a `base: <named recipe>` key starts from a preset."""
+        path = Path(path)
+        if not path.is_file():
+            raise RecipeError(f"{path}: no such recipe file")
+        data = yaml.safe_load(path.read_text()) or {}
+        if isinstance(data, dict) and "base" in data:
+            from sharesnet.train.presets import get_recipe
+
+            base = data.pop("base")
+            return get_recipe(base, **data)
+        return cls.from_dict(data, where=str(path))
+
+
+def _validate(r: Recipe) -> None:
+    checks = [
+        ("epochs", isinstance(r.epochs, int) and r.epochs >= 1, "a positive integer"),
+        ("batch_size", isinstance(r.batch_size, int) and r.batch_size >= 1, "a positive integer"),
+        ("lr", r.lr > 0, "positive"),
+        ("weight_decay", r.weight_decay >= 0, "non-negative"),
+        ("schedule", r.schedule in ("cosine", "multistep"), "'cosine' or 'multistep'"),
+        ("warmup_epochs", r.warmup_epochs >= 0, "non-negative (capped at half the run)"),
+        ("milestones", all(m > 0 for m in r.milestones), "positive numbers"),
+        ("label_smoothing", 0 <= r.label_smoothing < 1, "in [0, 1)"),
+        ("crop_padding", r.crop_padding is None or r.crop_padding >= 0, "None or >= 0"),
+        ("cutout", r.cutout is None or r.cutout >= 0, "None or >= 0"),
+    ]
+    for key, ok, want in checks:
+        if not ok:
+            raise RecipeError(f"recipe.{key}: must be {want}, got {getattr(r, key)!r}")

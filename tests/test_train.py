@@ -1,0 +1,142 @@
+"""Training engine: real training on digits and a tiny ImageFolder; resume, divergence, recipes."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from sharesnet import ArchSpec, StageSpec
+from sharesnet.data import load_data
+from sharesnet.train import DivergedError, Recipe, get_recipe, list_recipes, load_checkpoint, train
+from sharesnet.train.recipe import RecipeError
+from sharesnet.train.schedule import lr_factor
+from tests.test_data import write_imagefolder
+
+TINY = ArchSpec(stages=(StageSpec(1, 8, 1), StageSpec(1, 16, 2)), in_channels=1, num_classes=10,
+                stem_width=8, name="tiny")
+QUICK = Recipe(epochs=4, batch_size=64, lr=0.2, weight_decay=5e-4, schedule="cosine",
+               warmup_epochs=0.5, seed=0)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny 8x8 nets gain nothing from two threads and lose a lot when a core is busy."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_data("digits")
+
+
+def test_digits_learns_well_above_chance(digits):
+    seen = []
+    result = train(TINY, QUICK, digits, on_epoch=lambda e, m: seen.append((e, m)), evaluate_test=True)
+    assert result.val_acc_best > 0.5 and result.test_acc > 0.5  # chance is 0.1
+    assert [e for e, _ in seen] == [1, 2, 3, 4] and result.epochs_run == 4
+    assert set(seen[0][1]) == {"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr",
+                               "images_per_s", "epoch_time_s"}
+    assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
+    assert result.spec == TINY.to_dict() and result.seed == 0 and not result.stopped_early
+    assert 0 < result.train_time_s <= result.wall_time_s and result.images_per_s > 0
+    assert result.to_dict()["recipe"]["lr"] == 0.2
+
+
+def test_train_plus_val_reports_no_val_and_test_only_on_request(digits):
+    r = train(TINY, dataclasses.replace(QUICK, epochs=1), digits, train_on="train+val")
+    assert r.val_acc_best is None and r.history[0]["val_acc"] is None and r.test_acc is None
+
+
+def test_same_seed_same_init_and_result(digits):
+    one = dataclasses.replace(QUICK, epochs=1)
+    a, b = train(TINY, one, digits), train(TINY, one, digits)
+    c = train(TINY, dataclasses.replace(one, seed=1), digits)
+    assert a.history[0]["train_loss"] == b.history[0]["train_loss"]
+    assert a.history[0]["train_loss"] != c.history[0]["train_loss"]
+
+
+def test_resume_is_bit_identical(digits, tmp_path):
+    recipe = dataclasses.replace(QUICK, epochs=3)
+    train(TINY, recipe, digits, checkpoint_dir=tmp_path / "full")
+    stopped = train(TINY, recipe, digits, checkpoint_dir=tmp_path / "part", on_epoch=lambda e, m: e == 2)
+    assert stopped.stopped_early and stopped.epochs_run == 2
+    resumed = train(TINY, recipe, digits, checkpoint_dir=tmp_path / "part")
+    assert resumed.epochs_run == 3 and [h["epoch"] for h in resumed.history] == [1, 2, 3]
+    full = torch.load(tmp_path / "full" / "last.pt", weights_only=True)
+    part = torch.load(tmp_path / "part" / "last.pt", weights_only=True)
+    for key, tensor in full["model"].items():
+        assert torch.equal(tensor, part["model"][key]), key
+    assert full["history"][-1]["train_loss"] == part["history"][-1]["train_loss"]
+    assert torch.equal(full["rng"]["data"], part["rng"]["data"])
+
+
+def test_checkpoint_rebuilds_model_alone(digits, tmp_path):
+    train(TINY, dataclasses.replace(QUICK, epochs=1), digits, checkpoint_dir=tmp_path)
+    model, ckpt = load_checkpoint(tmp_path / "last.pt")
+    assert ckpt["spec"] == TINY.to_dict() and ckpt["seed"] == 0 and ckpt["arch_id"] == TINY.arch_id
+    assert ckpt["data"]["split_seed"] == 0 and ckpt["epoch"] == 1
+    assert model(torch.zeros(2, 1, 8, 8)).shape == (2, 10)
+    assert not list(tmp_path.glob("*.tmp"))  # atomic write left no temp file
+
+
+def test_resume_refuses_another_recipe(digits, tmp_path):
+    train(TINY, dataclasses.replace(QUICK, epochs=1), digits, checkpoint_dir=tmp_path)
+    with pytest.raises(ValueError, match=r"recipe.lr: 0.2 in checkpoint vs 0.3 now"):
+        train(TINY, dataclasses.replace(QUICK, epochs=1, lr=0.3), digits, checkpoint_dir=tmp_path)
+
+
+def test_huge_lr_diverges_with_epoch_and_keeps_checkpoint(digits, tmp_path):
+    calm = dataclasses.replace(QUICK, epochs=3, lr=0.2)
+    train(TINY, calm, digits, checkpoint_dir=tmp_path, on_epoch=lambda e, m: True)
+    wild = dataclasses.replace(calm, lr=1e6)
+    with pytest.raises(DivergedError) as err:
+        train(TINY, wild, load_data("digits"), checkpoint_dir=tmp_path / "wild")
+    assert err.value.epoch == 1 and "non-finite" in err.value.reason
+    assert isinstance(err.value, RuntimeError)
+    assert torch.load(tmp_path / "last.pt", weights_only=True)["epoch"] == 1  # untouched
+
+
+def test_spec_that_does_not_fit_the_data(digits):
+    with pytest.raises(ValueError, match="in_channels=1"):
+        train(dataclasses.replace(TINY, in_channels=3), QUICK, digits)
+
+
+def test_imagefolder_trains_above_chance(tmp_path):
+    data = load_data("imagefolder", data_dir=write_imagefolder(tmp_path / "ds"), val_fraction=0.25)
+    spec = dataclasses.replace(TINY, in_channels=3, num_classes=2)
+    recipe = Recipe(epochs=15, batch_size=10, lr=0.1, schedule="cosine", seed=0)
+    result = train(spec, recipe, data, evaluate_test=True)
+    assert result.test_acc >= 0.8  # chance is 0.5; the colours separate the classes
+
+
+def test_recipe_unknown_key_and_presets(tmp_path):
+    with pytest.raises(RecipeError, match="unknown key 'epoch'; did you mean 'epochs'"):
+        Recipe.from_dict({"epoch": 3})
+    with pytest.raises(RecipeError, match="did you mean 'weight_decay'"):
+        get_recipe("fast", weight_decai=1e-4)
+    assert set(list_recipes()) >= {"he2016", "wrn", "fast"}
+    wrn = get_recipe("wrn")
+    assert (wrn.epochs, wrn.milestones, wrn.gamma, wrn.weight_decay) == (200, (60, 120, 160), 0.2, 5e-4)
+    assert get_recipe("he2016").milestones == (91, 136)
+    assert Recipe.from_dict(wrn.to_dict()) == wrn
+    path = tmp_path / "r.yaml"
+    path.write_text("base: fast\nepochs: 3\n")
+    assert Recipe.load(path) == get_recipe("fast", epochs=3)
+    with pytest.raises(RecipeError, match="warmup_epochs"):
+        Recipe(epochs=2, warmup_epochs=-1)
+
+
+def test_schedules():
+    he = get_recipe("he2016")
+    assert lr_factor(he, 0, 100) == 1.0 and lr_factor(he, 91 * 100, 100) == pytest.approx(0.1)
+    assert lr_factor(he, 136 * 100, 100) == pytest.approx(0.01)
+    frac = Recipe(epochs=10, schedule="multistep", milestones=(0.5,), gamma=0.2)
+    assert lr_factor(frac, 499, 100) == 1.0 and lr_factor(frac, 500, 100) == pytest.approx(0.2)
+    cos = Recipe(epochs=10, warmup_epochs=1)
+    assert lr_factor(cos, 0, 100) == pytest.approx(0.01) and lr_factor(cos, 99, 100) == 1.0
+    assert lr_factor(cos, 999, 100) < 1e-3
+    assert Recipe(batch_size=256, lr=0.1).effective_lr == pytest.approx(0.2)
