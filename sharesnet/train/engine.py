@@ -6,6 +6,8 @@ CHECK_EVERY steps and at epoch end, so CUDA never syncs per step.
 from __future__ import annotations
 
 import contextlib
+import functools
+from pathlib import Path
 from dataclasses import dataclass
 
 import torch
@@ -16,6 +18,7 @@ from sharesnet.model import build_model
 from sharesnet.spec import ArchSpec
 from sharesnet.train.recipe import Recipe
 from sharesnet.train.result import DivergedError
+from sharesnet.train.evaluate import evaluate_model
 from sharesnet.train.schedule import lr_factor
 
 CHECK_EVERY = 50  # steps between host-side non-finite checks
@@ -36,11 +39,12 @@ class Engine:
     generator: torch.Generator  # data order and augmentation
     device: torch.device
     channels_last: bool
+    bf16: bool = False  # bf16 autocast (weights and optimiser stay fp32)
     step: int = 0  # global optimiser step; the lr schedule is a function of it
 
     def autocast(self):
-        if self.device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.bfloat16)
+        if self.bf16:
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
 
@@ -60,7 +64,26 @@ def make_engine(spec: ArchSpec, recipe: Recipe, data: DataBundle, device: torch.
     forward = torch.compile(model) if (recipe.compile and device.type == "cuda") else model
     gen = torch.Generator(device=device).manual_seed(recipe.seed)
     criterion = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
-    return Engine(model, forward, make_optimizer(model, recipe), criterion, gen, device, channels_last)
+    return Engine(model, forward, make_optimizer(model, recipe), criterion, gen, device, channels_last,
+                  bf16=use_bf16(recipe.precision, device))
+
+
+def use_bf16(precision: str, device: torch.device) -> bool:
+    """bf16 autocast where the hardware does bf16 natively. Measured on this project's 2-core
+    Xeon (AMX), cifar_resnet20 at batch 128, 32x32: 1214 vs 675 img/s for fp32 (1.8x);
+    cifar_resnet56: 458 vs 256 img/s. Without native bf16, CPU autocast is slower than fp32."""
+    if precision != "auto":
+        return precision == "bf16"
+    return device.type == "cuda" or (device.type == "cpu" and cpu_has_native_bf16())
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_has_native_bf16() -> bool:
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return " amx_bf16" in flags or " avx512_bf16" in flags
 
 
 def make_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.SGD:
@@ -118,18 +141,10 @@ def train_epoch(eng: Engine, split: TensorSplit, recipe: Recipe, data: DataBundl
     return loss_sum.item() / seen, correct.item() / seen, lr
 
 
-@torch.inference_mode()
 def evaluate(eng: Engine, split: TensorSplit, data: DataBundle, batch_size: int) -> tuple[float, float]:
-    """(mean loss, accuracy) without augmentation; BatchNorm in eval mode."""
+    """(mean loss, accuracy) in fp32, so the figures rebuild from a checkpoint on any hardware."""
     eng.model.eval()
-    loss_sum = torch.zeros((), device=eng.device)
-    correct = torch.zeros((), device=eng.device, dtype=torch.long)
-    for x, y in batches(split, batch_size, mean=data.mean, std=data.std, channels_last=eng.channels_last):
-        with eng.autocast():
-            out = eng.forward(x)
-        loss_sum += nn.functional.cross_entropy(out.float(), y, reduction="sum")
-        correct += (out.argmax(1) == y).sum()
-    return loss_sum.item() / len(split), correct.item() / len(split)
+    return evaluate_model(eng.forward, split, data, batch_size, channels_last=eng.channels_last)
 
 
 def _check_finite(loss_sum: torch.Tensor, epoch: int, step: int) -> None:

@@ -40,6 +40,7 @@ class Recipe:
     flip: bool | None = None  # None: the dataset's default
     cutout: int | None = None  # None: the dataset's default (off)
     compile: bool = False  # torch.compile the model; CUDA only, ignored on CPU
+    precision: str = "auto"  # auto: bf16 autocast on CUDA and on CPUs with native bf16 (AMX/AVX512-BF16); fp32; bf16
     name: str = ""  # a label only
 
     def __post_init__(self) -> None:
@@ -95,6 +96,7 @@ def _validate(r: Recipe) -> None:
         ("label_smoothing", 0 <= r.label_smoothing < 1, "in [0, 1)"),
         ("crop_padding", r.crop_padding is None or r.crop_padding >= 0, "None or >= 0"),
         ("cutout", r.cutout is None or r.cutout >= 0, "None or >= 0"),
+        ("precision", r.precision in ("auto", "fp32", "bf16"), "'auto', 'fp32' or 'bf16'"),
     ]
     for key, ok, want in checks:
         if not ok:

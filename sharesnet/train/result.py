@@ -34,6 +34,7 @@ class TrainResult:
     train_on: str = "train"
     device: str = "cpu"
     test_loss: float | None = None
+    precision: str = "fp32"  # "bf16" when autocast was on
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

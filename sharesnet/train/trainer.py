@@ -62,7 +62,7 @@ def train(spec: ArchSpec, recipe: Recipe, data: DataBundle, *, on_epoch: OnEpoch
         images_per_s=timing["images"] / timing["train_phase_s"] if timing["train_phase_s"] else None,
         peak_memory_bytes=_memory_peak(dev, mem0), stopped_early=stopped, seed=recipe.seed,
         spec=meta["spec"], recipe=meta["recipe"], data=meta["data"], train_on=train_on,
-        device=str(dev), test_loss=test_loss)
+        device=str(dev), test_loss=test_loss, precision="bf16" if eng.bf16 else "fp32")
 
 
 def _epoch(eng: Engine, split, val, recipe: Recipe, data: DataBundle, epoch: int, spe: int,
