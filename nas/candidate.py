@@ -10,8 +10,6 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-import torch
-
 from nas.space import SearchSpace
 from sharesnet import build_model, count_flops, count_params
 from sharesnet.spec import ArchSpec
@@ -46,9 +44,8 @@ def evaluate_costs(spec: ArchSpec, space: SearchSpace) -> Candidate:
 @functools.lru_cache(maxsize=4096)
 def costs(spec: ArchSpec, input_size: tuple[int, int, int]) -> tuple[int, int]:
     """(parameters, fvcore FLOPs at batch 1) of a spec."""
-    with torch.device("meta"):  # no memory, no init: counting needs shapes only
-        params = count_params(build_model(spec))
-    return params, count_flops(build_model(spec), input_size)
+    model = build_model(spec)
+    return count_params(model), count_flops(model, input_size)
 
 
 def recipe_hash(space: SearchSpace) -> str:

@@ -50,17 +50,24 @@ def run_search(space: SearchSpace, exp_dir: Path, res: Resources, resume: bool =
     if not searcher.study.trials:
         _enqueue_warm_starts(searcher.study, space, log)
     remaining = space.trials - journal.trained()
-    start = time.perf_counter()
+    start, rows_before, trained_before, slots = time.perf_counter(), len(journal.rows), journal.trained(), 0
     if remaining > 0:
         log(f"[search] {space.name}: {remaining} of {space.trials} trainings to go; results in {exp_dir}")
-        _fit(searcher, space, exp_dir, res, remaining)
+        slots = _fit(searcher, space, exp_dir, res, remaining)
     else:
         log(f"[search] {space.name}: all {space.trials} trainings already done")
-    return {"wall_time_s": time.perf_counter() - start, "trained": journal.trained(),
-            "front_size": searcher.front_size(), "exp_dir": str(exp_dir)}
+    wall = time.perf_counter() - start
+    train_s = sum(r.get("train_time_s") or 0.0 for r in journal.rows[rows_before:])
+    busy = train_s / (wall * slots) if slots and wall else None
+    if busy is not None:
+        log(f"[search] {wall:.1f} s for {journal.trained() - trained_before} trainings on {slots} trial slots; training steps filled {busy:.0%} of slot time (the rest: "
+            f"Ray start-up and scheduling, Optuna, FLOP counting, data loading, checkpoints)")
+    return {"wall_time_s": wall, "trained": journal.trained(), "front_size": searcher.front_size(),
+            "exp_dir": str(exp_dir), "train_time_s": train_s, "slots": slots, "slot_utilisation": busy}
 
 
-def _fit(searcher: ShareSearch, space: SearchSpace, exp_dir: Path, res: Resources, remaining: int) -> None:
+def _fit(searcher: ShareSearch, space: SearchSpace, exp_dir: Path, res: Resources, remaining: int) -> int:
+    """Run the Ray Tune experiment; return the number of trials that could run at once."""
     import ray
     from ray import tune
 
@@ -84,6 +91,16 @@ def _fit(searcher: ShareSearch, space: SearchSpace, exp_dir: Path, res: Resource
         run_config=tune.RunConfig(name=f"run-{len(runs) + 1}", storage_path=str(exp_dir / "ray"), verbose=0,
                                   failure_config=tune.FailureConfig(max_failures=res.max_failures)))
     tuner.fit()
+    return _slots(ray.cluster_resources(), res)
+
+
+def _slots(cluster: dict, res: Resources) -> int:
+    fits = [cluster.get("CPU", 1) // res.cpus_per_trial if res.cpus_per_trial else float("inf")]
+    if res.gpus_per_trial:
+        fits.append(cluster.get("GPU", 0) // res.gpus_per_trial)
+    if res.max_concurrent:
+        fits.append(res.max_concurrent)
+    return max(1, int(min(fits)))
 
 
 def _trial_config(space: SearchSpace, exp_dir: Path, res: Resources) -> Callable[[Candidate], dict]:
@@ -91,6 +108,7 @@ def _trial_config(space: SearchSpace, exp_dir: Path, res: Resources) -> Callable
         return {"spec": cand.spec.to_dict(), "recipe": space.recipe.to_dict(), "data": space.data.load_kwargs(),
                 "arch_id": cand.arch_id, "key": cand.key, "params": cand.params, "flops": cand.flops,
                 "checkpoint_dir": str(exp_dir / "checkpoints" / cand.key),
+                "report_epochs": space.early_stopping is not None,
                 "threads": max(1, int(res.cpus_per_trial))}
     return config
 

@@ -22,6 +22,9 @@ from sharesnet.train import DivergedError, Recipe, train
 # Fault injection for tests and drills: "diverge:<arch_id>" trains that arch with a
 # learning rate so large that it really diverges.
 FAULT_ENV = "SHARESNET_NAS_FAULT"
+# Trials of tiny nets run many epochs a second; a save per epoch would cost more than a
+# lost minute of a trial that has to resume.
+CHECKPOINT_EVERY_S = 60.0
 
 
 def run_trial(config: dict) -> None:
@@ -32,13 +35,16 @@ def run_trial(config: dict) -> None:
     base = {"arch_id": spec.arch_id, "params": config["params"], "flops": config["flops"]}
 
     def on_epoch(epoch: int, m: dict) -> None:
-        if epoch < recipe.epochs:  # the last epoch is reported once, with the final status
+        # Per-epoch reports feed ASHA; without a scheduler they would only cost round trips.
+        # The last epoch is reported once, with the final status.
+        if config.get("report_epochs") and epoch < recipe.epochs:
             tune.report({**base, "status": "running", "epoch": epoch, "val_acc": m["val_acc"],
                          "train_loss": m["train_loss"]})
 
     try:
         data = _load_data(tuple(sorted(config["data"].items())))
-        result = train(spec, recipe, data, on_epoch=on_epoch, checkpoint_dir=config.get("checkpoint_dir"))
+        result = train(spec, recipe, data, on_epoch=on_epoch, checkpoint_dir=config.get("checkpoint_dir"),
+                       checkpoint_every_s=CHECKPOINT_EVERY_S)
     except Exception as e:  # noqa: BLE001 - any failure is the trial's, not the search's
         traceback.print_exc()
         epoch = e.epoch if isinstance(e, DivergedError) else None

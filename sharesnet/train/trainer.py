@@ -23,10 +23,12 @@ TRAIN_ON = ("train", "train+val")
 def train(spec: ArchSpec, recipe: Recipe, data: DataBundle, *, on_epoch: OnEpoch | None = None,
           checkpoint_dir: str | Path | None = None, device: str | torch.device | None = None,
           train_on: str = "train", evaluate_test: bool = False,
-          log: Callable[[str], None] | None = None) -> TrainResult:
+          log: Callable[[str], None] | None = None, checkpoint_every_s: float = 0.0) -> TrainResult:
     """Train `spec` with `recipe` on `data`, resuming from checkpoint_dir/last.pt if present.
 
     train_on="train": select on val (search). "train+val": final retraining, val metrics None.
+    checkpoint_every_s: 0 saves every epoch; more saves at most that often (and always after
+    the last epoch or a stop), for runs whose epochs take less time than a save is worth.
     """
     if train_on not in TRAIN_ON:
         raise ValueError(f"train_on: must be one of {TRAIN_ON}, got {train_on!r}")
@@ -43,15 +45,17 @@ def train(spec: ArchSpec, recipe: Recipe, data: DataBundle, *, on_epoch: OnEpoch
     path = Path(checkpoint_dir) / ckpt_io.LAST if checkpoint_dir else None
     history = _resume(eng, path, meta, recipe, log) if path and path.is_file() else []
     eval_bs = min(1024, 2 * recipe.batch_size)
-    timing, stopped = {"train_time_s": 0.0, "images": 0, "train_phase_s": 0.0}, False
+    timing, stopped, saved_at = {"train_time_s": 0.0, "images": 0, "train_phase_s": 0.0}, False, time.perf_counter()
     for epoch in range(len(history) + 1, recipe.epochs + 1):
         m = _epoch(eng, split, val, recipe, data, epoch, spe, eval_bs, timing)
         history.append(m)
-        if path:
-            ckpt_io.save_atomic(_payload(eng, meta, epoch, spe, history), path)
         log(_line(m, recipe.epochs))
-        if on_epoch is not None and on_epoch(epoch, dict(m)):
-            stopped = True
+        stopped = on_epoch is not None and bool(on_epoch(epoch, dict(m)))
+        due = time.perf_counter() - saved_at >= checkpoint_every_s
+        if path and (due or stopped or epoch == recipe.epochs):
+            ckpt_io.save_atomic(_payload(eng, meta, epoch, spe, history), path)
+            saved_at = time.perf_counter()
+        if stopped:
             break
     test_loss, test_acc = _test(eng, data, evaluate_test, eval_bs)
     vals = [h["val_acc"] for h in history if h["val_acc"] is not None]
