@@ -68,6 +68,8 @@ def run_search(space: SearchSpace, exp_dir: Path, res: Resources, resume: bool =
 
 def _fit(searcher: ShareSearch, space: SearchSpace, exp_dir: Path, res: Resources, remaining: int) -> int:
     """Run the Ray Tune experiment; return the number of trials that could run at once."""
+    # Ray's default console output repeats what the search's own progress lines say.
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     import ray
     from ray import tune
 

@@ -5,8 +5,9 @@ malformed search space in one pass instead of one traceback at a time.
 """
 from __future__ import annotations
 
-import difflib
 from typing import Any, Callable
+
+from sharesnet.hints import close_match, did_you_mean
 
 
 class SpaceError(ValueError):
@@ -35,9 +36,7 @@ class Problems:
             return {}
         for key in value:
             if key not in known:
-                hint = difflib.get_close_matches(str(key), list(known), n=1)
-                extra = f"did you mean '{hint[0]}'?" if hint else f"known keys: {', '.join(known)}"
-                self.add(f"{path}.{key}" if path else str(key), f"unknown key; {extra}")
+                self.add(f"{path}.{key}" if path else str(key), f"unknown key; {did_you_mean(key, known)}")
         return value
 
     def check(self, value: Any, path: str, ok: Callable[[Any], bool], expected: str) -> Any:
@@ -54,8 +53,8 @@ class Problems:
     def choice(self, value: Any, path: str, allowed) -> Any:
         if value in allowed:
             return value
-        hint = difflib.get_close_matches(str(value), [str(a) for a in allowed], n=1)
-        extra = f" (did you mean '{hint[0]}'?)" if hint else ""
+        hint = close_match(value, allowed)
+        extra = f" (did you mean '{hint}'?)" if hint else ""
         self.add(path, f"expected one of {', '.join(map(str, allowed))}, got {value!r}{extra}")
         return None
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable
 
+from sharesnet.hints import maybe_did_you_mean
 from sharesnet.model import ShaResNet, build_model
 from sharesnet.rules import paper_sharing
 from sharesnet.spec import ArchSpec, SpecError, StageSpec
@@ -27,11 +28,8 @@ def list_models() -> list[str]:
 def get_spec(name: str, **overrides) -> ArchSpec:
     """The spec of a preset, with ArchSpec fields overridden."""
     if name not in _REGISTRY:
-        import difflib
-
-        hint = difflib.get_close_matches(name, list(_REGISTRY), n=1)
-        extra = f"; did you mean '{hint[0]}'?" if hint else ""
-        raise SpecError(f"unknown model '{name}'{extra} (see sharesnet.list_models())")
+        raise SpecError(f"unknown model '{name}'{maybe_did_you_mean(name, _REGISTRY)} "
+                        f"(see sharesnet.list_models())")
     spec = _REGISTRY[name]()
     try:
         return dataclasses.replace(spec, **overrides) if overrides else spec

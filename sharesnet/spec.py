@@ -16,6 +16,7 @@ from typing import Any, Literal
 import yaml
 
 from sharesnet import masks as M
+from sharesnet.hints import did_you_mean
 
 Stem = Literal["cifar", "imagenet"]
 BlockKind = Literal["basic", "bottleneck"]
@@ -245,13 +246,9 @@ def _stage_from_dict(d: Any, block: str, where: str) -> StageSpec:
 
 
 def _reject_unknown(d: dict, known: set[str], where: str) -> None:
-    import difflib
-
     for key in d:
         if key not in known:
-            hint = difflib.get_close_matches(str(key), sorted(known), n=1)
-            extra = f"; did you mean '{hint[0]}'?" if hint else f"; known keys: {', '.join(sorted(known))}"
-            raise SpecError(f"{where}: unknown key '{key}'{extra}")
+            raise SpecError(f"{where}: unknown key '{key}'; {did_you_mean(key, sorted(known))}")
 
 
 def _check_choice(key: str, value: Any, allowed) -> None:

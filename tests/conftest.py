@@ -35,6 +35,15 @@ def random_valid_masks(spec: ArchSpec, rng: random.Random) -> ArchSpec:
     return spec.with_masks(masks)
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny 8x8 nets gain nothing from two threads and lose a lot when a core is busy."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
 @pytest.fixture
 def rng():
     return random.Random(0)

@@ -11,13 +11,7 @@ from sharesnet.data.augment import Augment, cutout, random_crop, random_flip
 from sharesnet.data.splits import stratified_split
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny 8x8 nets gain nothing from two threads and lose a lot when a core is busy."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def write_imagefolder(root, n_per_class=20, side=8, splits=("train", "test")):

@@ -19,13 +19,7 @@ QUICK = Recipe(epochs=4, batch_size=64, lr=0.2, weight_decay=5e-4, schedule="cos
                warmup_epochs=0.5, seed=0)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny 8x8 nets gain nothing from two threads and lose a lot when a core is busy."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ import torch
 
 from sharesnet.data.errors import DataError
 from sharesnet.data.splits import stratified_split
+from sharesnet.hints import maybe_did_you_mean
 
 DIGITS_TEST_FRACTION = 0.2
 DIGITS_TEST_SEED = 0  # fixed: the digits test split does not follow split_seed
@@ -51,11 +52,7 @@ def decode(name: str, data_dir: str | Path | None, max_bytes: int = DEFAULT_MAX_
             raise DataError("imagefolder: pass data_dir=ROOT, a folder with ROOT/train/<class>/*.png|jpg "
                             "and ROOT/test/<class>/* (or ROOT/val/<class>/*)")
         return decode_imagefolder(Path(data_dir), max_bytes)
-    import difflib
-
-    hint = difflib.get_close_matches(name, NAMES, n=1)
-    extra = f"; did you mean '{hint[0]}'?" if hint else ""
-    raise DataError(f"unknown dataset '{name}'{extra} (known: {', '.join(NAMES)})")
+    raise DataError(f"unknown dataset '{name}'{maybe_did_you_mean(name, NAMES)} (known: {', '.join(NAMES)})")
 
 
 def _data_root(data_dir: str | Path | None) -> Path:

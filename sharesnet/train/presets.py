@@ -1,8 +1,8 @@
 """Named recipes: `get_recipe(name, **overrides)` and `list_recipes()`."""
 from __future__ import annotations
 
-import difflib
 
+from sharesnet.hints import maybe_did_you_mean
 from sharesnet.train.recipe import Recipe, RecipeError
 
 _RECIPES: dict[str, Recipe] = {
@@ -29,7 +29,6 @@ def list_recipes() -> list[str]:
 def get_recipe(name: str, **overrides) -> Recipe:
     """A named recipe with fields overridden; unknown names and keys raise RecipeError."""
     if name not in _RECIPES:
-        hint = difflib.get_close_matches(name, list(_RECIPES), n=1)
-        extra = f"; did you mean '{hint[0]}'?" if hint else ""
-        raise RecipeError(f"unknown recipe '{name}'{extra} (known: {', '.join(_RECIPES)})")
+        raise RecipeError(f"unknown recipe '{name}'{maybe_did_you_mean(name, _RECIPES)} "
+                          f"(known: {', '.join(_RECIPES)})")
     return Recipe.from_dict({**_RECIPES[name].to_dict(), **overrides}, where=f"recipe '{name}'")

@@ -7,12 +7,13 @@ its meaning when only the batch size changes.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+
+from sharesnet.hints import did_you_mean
 
 Schedule = Literal["cosine", "multistep"]
 BASE_BATCH = 128
@@ -64,9 +65,7 @@ class Recipe:
         known = [f.name for f in dataclasses.fields(cls)]
         for key in d:
             if key not in known:
-                hint = difflib.get_close_matches(str(key), known, n=1)
-                extra = f"; did you mean '{hint[0]}'?" if hint else f"; known keys: {', '.join(known)}"
-                raise RecipeError(f"{where}: unknown key '{key}'{extra}")
+                raise RecipeError(f"{where}: unknown key '{key}'; {did_you_mean(key, known)}")
         return cls(**d)
 
     @classmethod
