@@ -137,3 +137,36 @@ def test_existing_experiment_needs_resume(tmp_path):
     out = subprocess.run([sys.executable, str(ROOT / "scripts/search.py"), "--space", str(space_file),
                           "--out", str(tmp_path), "--name", "exp"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 2 and "pass --resume" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_asha_early_stopping_marks_and_excludes(tmp_path, ray_session):
+    # Per-epoch reports reach ASHA; whatever it stops is `early_stopped`, told to Optuna as
+    # pruned and kept out of the front.
+    space = load_space(write_space(tmp_path, trials=4, train=TRAIN | {"epochs": 3},
+                                   early_stopping={"grace_epochs": 1, "reduction_factor": 2},
+                                   vary={"depth": [1, 2], "sharing": {"positions": ["conv2"],
+                                                                      "patterns": ["none", "stage"]}}))
+    exp = tmp_path / "exp"
+    run_search(space, exp, Resources(cpus_per_trial=1, max_concurrent=1), log=lambda m: None)
+    r = [x for x in rows(exp) if not x.get("reused_from")]
+    assert {x["status"] for x in r} <= {"ok", "early_stopped"}
+    for x in r:
+        assert x["epochs"] == 3 if x["status"] == "ok" else x["epochs"] < 3
+    progress = list((exp / "ray").glob("run-1/trial_*/progress.csv"))
+    assert any(len(p.read_text().splitlines()) > 2 for p in progress), "trials report every epoch under ASHA"
+    from nas.export import export_experiment
+
+    front = export_experiment(exp, log=lambda m: None)["front"]
+    stopped = {x["arch_id"] for x in r if x["status"] == "early_stopped"}
+    assert front and not stopped & {e["arch_id"] for e in front}
+    study = optuna.load_study(study_name="sharesnet-nas", storage=f"sqlite:///{exp / 'optuna.db'}")
+    assert sum(t.state == optuna.trial.TrialState.PRUNED for t in study.trials) == len(stopped)
+
+
+def test_classify():
+    from nas.searcher import classify
+
+    assert classify({"status": "ok", "epoch": 3}, False, 3) == ("ok", "")
+    assert classify({"status": "failed", "reason": "diverged: x"}, False, 3) == ("failed", "diverged: x")
+    assert classify({"status": "running", "epoch": 1}, False, 3)[0] == "early_stopped"
+    assert classify(None, True, 3)[0] == "error"
