@@ -22,7 +22,9 @@ def count_params(model: nn.Module) -> int:
 
 def count_flops(model: nn.Module, input_size: tuple[int, int, int]) -> int:
     """fvcore FLOPs at batch 1 for an input of (C, H, W); 1 multiply-add = 1 flop."""
-    from fvcore.nn import FlopCountAnalysis
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # fvcore's use of torch.jit
+        from fvcore.nn import FlopCountAnalysis
 
     was_training = model.training
     model.eval()
