@@ -111,6 +111,7 @@ def _plot(ranked: list[dict], path: Path, names: list[str]) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     for ax, cost, label in ((axes[0], "params", "parameters"), (axes[1], "flops", "FLOPs (fvcore, 1 MAC = 1 flop)")):
@@ -126,10 +127,12 @@ def _plot(ranked: list[dict], path: Path, names: list[str]) -> None:
                            facecolors="none", edgecolors=color, linewidths=2,
                            label={"plain": "plain ResNet", "paper": "paper's ShaResNet"}[tag])
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # crowded on short ranges
         ax.set_xlabel(label)
         ax.set_ylabel("validation accuracy")
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=8, loc="lower right")
+    for ax in axes:
+        ax.legend(fontsize=8, loc="lower right")
     fig.suptitle("Validation accuracy against cost")
     fig.tight_layout()
     tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.png")
