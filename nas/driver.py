@@ -41,6 +41,7 @@ def run_search(space: SearchSpace, exp_dir: Path, res: Resources, resume: bool =
                log: Callable[[str], None] = print) -> dict:
     """Run (or resume) a search; return a summary dict. Results land in exp_dir."""
     exp_dir = Path(exp_dir).resolve()
+    _check_data(space, log)
     _prepare_folder(space, exp_dir, resume)
     journal = Journal(exp_dir)
     storage = optuna.storages.RDBStorage(f"sqlite:///{exp_dir / 'optuna.db'}")
@@ -103,6 +104,16 @@ def _slots(cluster: dict, res: Resources) -> int:
     if res.max_concurrent:
         fits.append(res.max_concurrent)
     return max(1, int(min(fits)))
+
+
+def _check_data(space: SearchSpace, log: Callable[[str], None]) -> None:
+    """Load the data once before any trial: a missing dataset is one clear DataError here,
+    not a failure in every trial; an image folder's decode cache is built once, not per worker."""
+    from sharesnet.data import load_data
+
+    data = load_data(**space.data.load_kwargs())
+    log(f"[search] data: {data.name}, {len(data.train)} train / {len(data.val)} validation images "
+        f"(split seed {data.split_seed}); the test split is not used by the search")
 
 
 def _trial_config(space: SearchSpace, exp_dir: Path, res: Resources) -> Callable[[Candidate], dict]:

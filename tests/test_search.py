@@ -170,3 +170,12 @@ def test_classify():
     assert classify({"status": "failed", "reason": "diverged: x"}, False, 3) == ("failed", "diverged: x")
     assert classify({"status": "running", "epoch": 1}, False, 3)[0] == "early_stopped"
     assert classify(None, True, 3)[0] == "error"
+
+
+def test_missing_dataset_is_one_clear_message(tmp_path):
+    space_file = write_space(tmp_path, data={"dataset": "cifar10", "data_dir": str(tmp_path / "nothing")})
+    out = subprocess.run([sys.executable, str(ROOT / "scripts/search.py"), "--space", str(space_file),
+                          "--out", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert str(tmp_path / "nothing") in out.stderr and "--data-dir" in out.stderr
+    assert not (tmp_path / "tiny").exists(), "nothing is created for a search that cannot start"
