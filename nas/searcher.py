@@ -84,6 +84,8 @@ class ShareSearch(OptunaSearch):
 
     # --- telling ----------------------------------------------------------------------
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        if trial_id not in self._cands:  # not ours (or already told): nothing to record
+            return
         ot_trial, cand = self._ot_trials.pop(trial_id), self._cands.pop(trial_id)
         self._running.pop(cand.key, None)
         status, reason = classify(result, error, self.space.recipe.epochs)
