@@ -8,6 +8,8 @@ from PIL import Image
 
 from sharesnet.data import DataError, TensorSplit, batches, load_data
 from sharesnet.data.augment import Augment, cutout, random_crop, random_flip
+from sharesnet.data.errors import NotInMemory
+from sharesnet.data.imagefolder import decode_imagefolder
 from sharesnet.data.splits import stratified_split
 
 
@@ -88,13 +90,15 @@ def test_imagefolder_cache_invalidated_by_new_file(tmp_path):
     assert not again.from_cache and len(again.train) + len(again.val) == 9
 
 
-def test_imagefolder_mixed_sizes_and_byte_limit(tmp_path):
+def test_imagefolder_mixed_sizes_and_byte_limit_do_not_fit_in_memory(tmp_path):
+    """The in-memory decoder refuses; load_data then streams (tests/test_streaming.py)."""
     root = write_imagefolder(tmp_path / "ds", n_per_class=2)
-    with pytest.raises(DataError, match="does not fit"):
-        load_data("imagefolder", data_dir=root, max_bytes=100)
+    with pytest.raises(NotInMemory, match="does not fit"):
+        decode_imagefolder(root, max_bytes=100)
     Image.fromarray(np.zeros((9, 9, 3), np.uint8)).save(root / "train" / "red" / "odd.png")
-    with pytest.raises(DataError, match="different sizes.*ImageFolder"):
-        load_data("imagefolder", data_dir=root)
+    with pytest.raises(NotInMemory, match="different sizes.*streams it from disk"):
+        decode_imagefolder(root, max_bytes=1 << 30)
+    assert load_data("imagefolder", data_dir=root, num_workers=0).info()["loader"] == "stream"
 
 
 def test_missing_dataset_dir_names_the_path(tmp_path):

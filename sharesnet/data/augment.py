@@ -12,7 +12,7 @@ from typing import Iterator, Mapping
 import torch
 import torch.nn.functional as F
 
-from sharesnet.data.bundle import TensorSplit
+from sharesnet.data.split import TensorSplit
 
 
 @dataclass(frozen=True)
@@ -48,21 +48,35 @@ def batches(split: TensorSplit, batch_size: int, *, mean: tuple[float, ...], std
     dev = split.images.device
     n = len(split)
     order = torch.randperm(n, generator=generator, device=dev) if generator is not None else None
-    shape = (1, -1, 1, 1)
-    shift = torch.tensor(mean, device=dev).view(shape) * 255.0
-    scale = 1.0 / (torch.tensor(std, device=dev).view(shape) * 255.0)
+    norm = Normalise(mean, std, dev, channels_last)
     for b in range(num_batches(n, batch_size, drop_last)):
         sl = slice(b * batch_size, (b + 1) * batch_size)
         idx = order[sl] if order is not None else None
         x = split.images[idx] if idx is not None else split.images[sl]
         y = split.labels[idx] if idx is not None else split.labels[sl]
         x = _augment_uint8(x, aug, generator) if generator is not None else x
-        x = (x.float() - shift) * scale
-        if aug.cutout > 0:
-            x = cutout(x, aug.cutout, generator)
-        if channels_last:
+        yield norm(x, aug.cutout, generator), y
+
+
+class Normalise:
+    """uint8 batch -> normalised float batch on its device, then cutout and memory format."""
+
+    def __init__(self, mean: tuple[float, ...], std: tuple[float, ...], device: torch.device,
+                 channels_last: bool):
+        shape = (1, -1, 1, 1)
+        # Folding /255 into the constants: one subtract and one multiply per pixel.
+        self.shift = torch.tensor(mean, device=device).view(shape) * 255.0
+        self.scale = 1.0 / (torch.tensor(std, device=device).view(shape) * 255.0)
+        self.channels_last = channels_last
+
+    def __call__(self, x: torch.Tensor, cutout_size: int = 0,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+        x = (x.float() - self.shift) * self.scale
+        if cutout_size > 0:
+            x = cutout(x, cutout_size, generator)
+        if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        yield x, y
+        return x
 
 
 def _augment_uint8(x: torch.Tensor, aug: Augment, gen: torch.Generator) -> torch.Tensor:

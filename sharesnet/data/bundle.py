@@ -1,4 +1,8 @@
-"""DataBundle: train/val/test uint8 tensors plus the facts a trainer needs; `load_data`."""
+"""DataBundle: train/val/test splits plus the facts a trainer needs; `load_data`.
+
+Data that fits stays one uint8 tensor per split on the device (TensorSplit); ImageFolder
+trees that do not fit stream from disk (StreamSplit). Both split the same way, by seed.
+"""
 from __future__ import annotations
 
 import dataclasses
@@ -8,36 +12,25 @@ from typing import Any
 
 import torch
 
+from sharesnet.data.errors import NotInMemory
 from sharesnet.data.sources import DEFAULT_MAX_BYTES, decode
-from sharesnet.data.splits import random_subset, stratified_split
+from sharesnet.data.split import Split, TensorSplit
+from sharesnet.data.splits import random_subset, split_indices
 
-
-@dataclass(frozen=True)
-class TensorSplit:
-    images: torch.Tensor  # uint8, N x C x H x W
-    labels: torch.Tensor  # int64, N
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def to(self, device: str | torch.device) -> "TensorSplit":
-        return TensorSplit(self.images.to(device), self.labels.to(device))
-
-    def cat(self, other: "TensorSplit") -> "TensorSplit":
-        """Both splits in one (train+val for final retraining)."""
-        return TensorSplit(torch.cat([self.images, other.images]), torch.cat([self.labels, other.labels]))
+STREAM_IMAGE_SIZE = 224  # crop side for streamed ImageFolder trees (the ImageNet standard)
+STATS_SAMPLE = 512  # streamed trees: mean/std from this many seeded train images, not all
 
 
 @dataclass(frozen=True)
 class DataBundle:
     name: str  # dataset name, e.g. "cifar10"
-    train: TensorSplit  # training images, val removed
-    val: TensorSplit  # stratified val_fraction of the original training data
-    test: TensorSplit  # the dataset's held-out test split (digits: fixed 20%)
+    train: Split  # training images, val removed
+    val: Split  # stratified val_fraction of the original training data
+    test: Split  # the dataset's held-out test split (digits: fixed 20%)
     num_classes: int
     in_channels: int
     image_size: tuple[int, int]  # (H, W)
-    mean: tuple[float, ...]  # per channel, 0..1 scale, on the train split
+    mean: tuple[float, ...]  # per channel, 0..1 scale, on the train split (streamed: a seeded sample)
     std: tuple[float, ...]
     split_seed: int
     val_fraction: float
@@ -52,25 +45,31 @@ class DataBundle:
                 "test": len(self.test), "num_classes": self.num_classes,
                 "in_channels": self.in_channels, "image_size": list(self.image_size),
                 "split_seed": self.split_seed, "val_fraction": self.val_fraction,
-                "limit": self.limit}
+                "limit": self.limit, "loader": self.train.kind}
 
     def to(self, device: str | torch.device) -> "DataBundle":
-        """The same bundle with every tensor on `device` (augmentation runs there)."""
+        """The same bundle with every tensor on `device` (a no-op for streamed splits)."""
         return dataclasses.replace(self, train=self.train.to(device), val=self.val.to(device),
                                    test=self.test.to(device))
 
 
 def load_data(name: str, data_dir: str | Path | None = None, val_fraction: float = 0.1,
               split_seed: int = 0, device: str | torch.device = "cpu", limit: int | None = None,
-              *, max_bytes: int = DEFAULT_MAX_BYTES, download: bool = True) -> DataBundle:
+              *, max_bytes: int = DEFAULT_MAX_BYTES, download: bool = True,
+              image_size: int = STREAM_IMAGE_SIZE, num_workers: int | None = None) -> DataBundle:
     """Decode `name`, carve a stratified validation split, compute train mean/std.
 
     `limit` caps train, val and test at that many images each (smoke runs).
+    An imagefolder tree that does not fit in memory (mixed sizes, or > max_bytes) streams
+    from disk instead; only then do `image_size` (side of the square crops) and
+    `num_workers` (DataLoader workers; None: min(8, CPUs)) apply.
     """
-    raw = decode(name, data_dir, max_bytes=max_bytes, download=download)
-    train_idx, val_idx = stratified_split(raw.train_labels, val_fraction, split_seed)
-    train_idx, val_idx = (random_subset(i, limit, split_seed) for i in (train_idx, val_idx))
-    test_idx = random_subset(torch.arange(len(raw.test_labels)), limit, split_seed)
+    try:
+        raw = decode(name, data_dir, max_bytes=max_bytes, download=download)
+    except NotInMemory:
+        return _stream(Path(data_dir), val_fraction, split_seed, limit, image_size, num_workers)
+    train_idx, val_idx, test_idx = split_indices(raw.train_labels, len(raw.test_labels), val_fraction,
+                                                 split_seed, limit)
     train = TensorSplit(raw.train_images[train_idx], raw.train_labels[train_idx])
     val = TensorSplit(raw.train_images[val_idx], raw.train_labels[val_idx])
     test = TensorSplit(raw.test_images[test_idx], raw.test_labels[test_idx])
@@ -99,3 +98,32 @@ def channel_stats(images: torch.Tensor, chunk: int = 1024) -> tuple[tuple[float,
     mean = total / n
     std = (sq / n - mean * mean).clamp_min(1e-12).sqrt()
     return tuple(mean.tolist()), tuple(std.tolist())
+
+
+def _stream(root: Path, val_fraction: float, split_seed: int, limit: int | None, image_size: int,
+            num_workers: int | None) -> DataBundle:
+    """The same seeded splits as the in-memory path, as file lists decoded per batch."""
+    from sharesnet.data.imagefolder import list_imagefolder, shape_of
+    from sharesnet.data.stream import StreamSplit, default_workers
+
+    classes, train_list, test_list = list_imagefolder(root)
+    channels = shape_of(train_list.files[0])[0]
+    mode = "L" if channels == 1 else "RGB"
+    workers = default_workers() if num_workers is None else num_workers
+    full, test = (StreamSplit(lst.files, torch.tensor(lst.labels, dtype=torch.long), image_size, mode,
+                              workers) for lst in (train_list, test_list))
+    train_idx, val_idx, test_idx = split_indices(full.labels, len(test), val_fraction, split_seed, limit)
+    train = full.subset(train_idx)
+    sample = train.subset(random_subset(torch.arange(len(train)), STATS_SAMPLE, split_seed))
+    mean, std = channel_stats(_pixels(sample, channels))
+    return DataBundle(
+        name="imagefolder", train=train, val=full.subset(val_idx), test=test.subset(test_idx),
+        num_classes=len(classes), in_channels=channels, image_size=(image_size, image_size),
+        mean=mean, std=std, split_seed=split_seed, val_fraction=val_fraction,
+        augment={"crop_padding": 0, "flip": True, "cutout": 0}, classes=classes, limit=limit)
+
+
+def _pixels(split: Split, channels: int) -> torch.Tensor:
+    """The split as the eval transform crops it, on the 0..255 scale (for statistics only)."""
+    mean, std = (0.0,) * channels, (1 / 255,) * channels  # identity: the uint8 values as floats
+    return torch.cat([x for x, _ in split.iterate(256, mean=mean, std=std)])

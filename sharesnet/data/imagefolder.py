@@ -5,6 +5,8 @@ ROOT/val/<class>/*, used as the held-out test split; validation is always carved
 train). The decoded tensors are cached at ROOT/.sharesnet-cache/<split>-<key>.pt, where
 the key hashes every file's relative path, size and mtime: editing a file re-decodes.
 When ROOT is read-only the cache goes to ~/.cache/sharesnet/imagefolder/ instead.
+Trees that do not fit (mixed image sizes, or more than max_bytes) raise NotInMemory, and
+`load_data` streams them from disk instead (stream.py), from the same `list_imagefolder`.
 """
 from __future__ import annotations
 
@@ -18,26 +20,41 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sharesnet.data.errors import DataError
+from sharesnet.data.errors import DataError, NotInMemory
 from sharesnet.data.sources import Decoded
 
 EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
 CACHE_DIR = ".sharesnet-cache"
 CACHE_VERSION = 1  # bump when the decoded format changes
 LAYOUT = "ROOT/train/<class>/*.png|jpg and ROOT/test/<class>/* (or ROOT/val/<class>/*)"
-FALLBACK = ("the streaming fallback (torchvision.datasets.ImageFolder + DataLoader with per-sample "
-            "transforms) is not part of this engine yet; resize the images to one size, or "
-            "raise max_bytes if the machine has the memory")
+FALLBACK = ("load_data streams it from disk instead (ImageFolder-style file lists + DataLoader with "
+            "per-sample transforms); resize the images to one size, or raise max_bytes, to keep "
+            "it in memory")
 
 
 @dataclass(frozen=True)
-class _Listing:
+class Listing:
     files: tuple[Path, ...]
     labels: tuple[int, ...]
 
 
 def decode_imagefolder(root: Path, max_bytes: int) -> Decoded:
     """Decode (or read from cache) the train and test splits of an ImageFolder tree."""
+    classes, train, test = list_imagefolder(root)
+    _check_size(train, test, max_bytes)
+    (tr_x, tr_y, hit_train), (te_x, te_y, hit_test) = (
+        _cached_decode(root, split, lst) for split, lst in (("train", train), ("test", test)))
+    if len(te_x) == 0:
+        te_x = tr_x[:0]
+    elif te_x.shape[1:] != tr_x.shape[1:]:
+        raise NotInMemory(f"imagefolder: test images are {tuple(te_x.shape[1:])}, train images "
+                          f"{tuple(tr_x.shape[1:])}; the in-memory loader does not fit; {FALLBACK}")
+    return Decoded(tr_x, tr_y, te_x, te_y, classes, flip=True, crop_padding=_default_padding(tr_x),
+                   from_cache=hit_train and hit_test)
+
+
+def list_imagefolder(root: Path) -> tuple[tuple[str, ...], Listing, Listing]:
+    """(classes, train files, test files) of the tree; test is empty without test/ or val/."""
     train_dir = root / "train"
     if not root.is_dir():
         raise DataError(f"imagefolder: dataset dir '{root}' does not exist; expected {LAYOUT}")
@@ -48,20 +65,11 @@ def decode_imagefolder(root: Path, max_bytes: int) -> Decoded:
         raise DataError(f"imagefolder: '{train_dir}' has no class folders; expected {LAYOUT}")
     train = _listing(train_dir, classes)
     test_dir = next((root / s for s in ("test", "val") if (root / s).is_dir()), None)
-    test = _listing(test_dir, classes) if test_dir else _Listing((), ())
-    _check_size(train, test, max_bytes)
-    (tr_x, tr_y, hit_train), (te_x, te_y, hit_test) = (
-        _cached_decode(root, split, lst) for split, lst in (("train", train), ("test", test)))
-    if len(te_x) == 0:
-        te_x = tr_x[:0]
-    elif te_x.shape[1:] != tr_x.shape[1:]:
-        raise DataError(f"imagefolder: test images are {tuple(te_x.shape[1:])}, train images "
-                        f"{tuple(tr_x.shape[1:])}; the in-memory loader does not fit; {FALLBACK}")
-    return Decoded(tr_x, tr_y, te_x, te_y, classes, flip=True, crop_padding=_default_padding(tr_x),
-                   from_cache=hit_train and hit_test)
+    test = _listing(test_dir, classes) if test_dir else Listing((), ())
+    return classes, train, test
 
 
-def _listing(split_dir: Path, classes: tuple[str, ...]) -> _Listing:
+def _listing(split_dir: Path, classes: tuple[str, ...]) -> Listing:
     files, labels = [], []
     for sub in sorted(p for p in split_dir.iterdir() if p.is_dir()):
         if sub.name not in classes:
@@ -71,19 +79,19 @@ def _listing(split_dir: Path, classes: tuple[str, ...]) -> _Listing:
         labels += [classes.index(sub.name)] * len(found)
     if split_dir.name == "train" and not files:
         raise DataError(f"imagefolder: no images under '{split_dir}'; expected {LAYOUT}")
-    return _Listing(tuple(files), tuple(labels))
+    return Listing(tuple(files), tuple(labels))
 
 
-def _check_size(train: _Listing, test: _Listing, max_bytes: int) -> None:
+def _check_size(train: Listing, test: Listing, max_bytes: int) -> None:
     """Refuse before decoding when the in-memory tensors would exceed max_bytes."""
-    c, h, w = _shape_of(train.files[0])
+    c, h, w = shape_of(train.files[0])
     need = (len(train.files) + len(test.files)) * c * h * w
     if need > max_bytes:
-        raise DataError(f"imagefolder: the in-memory loader does not fit: {need / 2**30:.1f} GiB of "
+        raise NotInMemory(f"imagefolder: the in-memory loader does not fit: {need / 2**30:.1f} GiB of "
                         f"uint8 pixels > max_bytes {max_bytes / 2**30:.1f} GiB; {FALLBACK}")
 
 
-def _shape_of(path: Path) -> tuple[int, int, int]:
+def shape_of(path: Path) -> tuple[int, int, int]:
     from PIL import Image
 
     with Image.open(path) as im:
@@ -94,7 +102,7 @@ def _mode(im) -> str:
     return "L" if im.mode in ("1", "L", "I", "I;16", "F") else "RGB"
 
 
-def _cached_decode(root: Path, split: str, lst: _Listing) -> tuple[torch.Tensor, torch.Tensor, bool]:
+def _cached_decode(root: Path, split: str, lst: Listing) -> tuple[torch.Tensor, torch.Tensor, bool]:
     key = _cache_key(root, lst)
     for path in _cache_paths(root, split, key):
         if path.is_file():
@@ -105,7 +113,7 @@ def _cached_decode(root: Path, split: str, lst: _Listing) -> tuple[torch.Tensor,
     return images, labels, False
 
 
-def _cache_key(root: Path, lst: _Listing) -> str:
+def _cache_key(root: Path, lst: Listing) -> str:
     h = hashlib.sha1(f"v{CACHE_VERSION}".encode())
     for f, y in zip(lst.files, lst.labels):
         st = f.stat()
@@ -134,18 +142,19 @@ def _write_cache(paths: list[Path], blob: dict) -> None:
             continue  # read-only: try the next location; no cache is not an error
 
 
-def _decode_all(lst: _Listing) -> tuple[torch.Tensor, torch.Tensor]:
+def _decode_all(lst: Listing) -> tuple[torch.Tensor, torch.Tensor]:
     labels = torch.tensor(lst.labels, dtype=torch.long)
     if not lst.files:
         return torch.zeros((0, 3, 1, 1), dtype=torch.uint8), labels
-    mode = "L" if _shape_of(lst.files[0])[0] == 1 else "RGB"
+    mode = "L" if shape_of(lst.files[0])[0] == 1 else "RGB"
     # PIL releases the GIL while decoding, so threads scale without pickling pixels.
     with ThreadPoolExecutor(max_workers=min(16, (os.cpu_count() or 1) * 2)) as pool:
+        # Headers first: a mixed-size tree is refused before any pixel is decoded.
+        shapes = set(pool.map(lambda f: shape_of(f)[1:], lst.files))
+        if len(shapes) > 1:
+            raise NotInMemory(f"imagefolder: images have {len(shapes)} different sizes (e.g. "
+                              f"{sorted(shapes)[:3]}); the in-memory loader does not fit; {FALLBACK}")
         arrays = list(pool.map(lambda f: _read(f, mode), lst.files))
-    shapes = {a.shape for a in arrays}
-    if len(shapes) > 1:
-        raise DataError(f"imagefolder: images have {len(shapes)} different sizes (e.g. "
-                        f"{sorted(shapes)[:3]}); the in-memory loader does not fit; {FALLBACK}")
     stacked = torch.from_numpy(np.stack(arrays))
     return (stacked.unsqueeze(1) if stacked.ndim == 3 else stacked.permute(0, 3, 1, 2)).contiguous(), labels
 

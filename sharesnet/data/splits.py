@@ -27,3 +27,11 @@ def random_subset(indices: torch.Tensor, limit: int | None, seed: int) -> torch.
         return indices
     gen = torch.Generator().manual_seed(seed)
     return indices[torch.randperm(len(indices), generator=gen)[:limit]].sort().values
+
+
+def split_indices(train_labels: torch.Tensor, n_test: int, val_fraction: float, seed: int,
+                  limit: int | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(train, val, test) indices: stratified val carved from train, each capped at `limit`."""
+    train_idx, val_idx = stratified_split(train_labels, val_fraction, seed)
+    train_idx, val_idx = (random_subset(i, limit, seed) for i in (train_idx, val_idx))
+    return train_idx, val_idx, random_subset(torch.arange(n_test), limit, seed)

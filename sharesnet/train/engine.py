@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from sharesnet.data import Augment, DataBundle, TensorSplit, batches
+from sharesnet.data import Augment, DataBundle, Split
 from sharesnet.model import build_model
 from sharesnet.spec import ArchSpec
 from sharesnet.train.recipe import Recipe
@@ -120,15 +120,16 @@ def train_step(eng: Engine, x: torch.Tensor, y: torch.Tensor, lr: float) -> tupl
     return loss.detach().float() * len(y), (out.detach().argmax(1) == y).sum()
 
 
-def train_epoch(eng: Engine, split: TensorSplit, recipe: Recipe, data: DataBundle, epoch: int,
+def train_epoch(eng: Engine, split: Split, recipe: Recipe, data: DataBundle, epoch: int,
                 steps_per_epoch: int) -> tuple[float, float, float]:
     """One pass of SGD; returns (mean loss, accuracy, last lr). Raises DivergedError."""
     eng.model.train()
     loss_sum = torch.zeros((), device=eng.device)
     correct = torch.zeros((), device=eng.device, dtype=torch.long)
     seen, lr = 0, recipe.effective_lr
-    it = batches(split, recipe.batch_size, mean=data.mean, std=data.std, generator=eng.generator,
-                 augment=augment_of(recipe, data), drop_last=True, channels_last=eng.channels_last)
+    it = split.iterate(recipe.batch_size, mean=data.mean, std=data.std, generator=eng.generator,
+                       augment=augment_of(recipe, data), drop_last=True, channels_last=eng.channels_last,
+                       device=eng.device)
     for i, (x, y) in enumerate(it, 1):
         lr = recipe.effective_lr * lr_factor(recipe, eng.step, steps_per_epoch)
         batch_loss, batch_correct = train_step(eng, x, y, lr)
@@ -141,10 +142,11 @@ def train_epoch(eng: Engine, split: TensorSplit, recipe: Recipe, data: DataBundl
     return loss_sum.item() / seen, correct.item() / seen, lr
 
 
-def evaluate(eng: Engine, split: TensorSplit, data: DataBundle, batch_size: int) -> tuple[float, float]:
+def evaluate(eng: Engine, split: Split, data: DataBundle, batch_size: int) -> tuple[float, float]:
     """(mean loss, accuracy) in fp32, so the figures rebuild from a checkpoint on any hardware."""
     eng.model.eval()
-    return evaluate_model(eng.forward, split, data, batch_size, channels_last=eng.channels_last)
+    return evaluate_model(eng.forward, split, data, batch_size, channels_last=eng.channels_last,
+                          device=eng.device)
 
 
 def _check_finite(loss_sum: torch.Tensor, epoch: int, step: int) -> None:
