@@ -112,6 +112,10 @@ def _check_data(space: SearchSpace, log: Callable[[str], None]) -> None:
     from sharesnet.data import load_data
 
     data = load_data(**space.data.load_kwargs())
+    if tuple(data.image_size) != space.data.input_size[1:]:
+        raise SpaceError(f"{space.source}: data.image_size: the images are {data.image_size[0]}x"
+                         f"{data.image_size[1]} but FLOPs would be counted at {space.data.input_size[1]}; "
+                         f"set data.image_size: {data.image_size[0]}")
     log(f"[search] data: {data.name}, {len(data.train)} train / {len(data.val)} validation images "
         f"(split seed {data.split_seed}); the test split is not used by the search")
 

@@ -40,7 +40,7 @@ class DataConfig:
     val_fraction: float = 0.1
     split_seed: int = 0
     limit: int | None = None  # cap on training images, for smoke runs
-    image_size: int = 32  # imagefolder only: the side FLOPs are counted at
+    image_size: int = 32  # imagefolder only: image side (streamed folders are cropped to it; FLOPs use it)
 
     @property
     def input_size(self) -> tuple[int, int, int]:
@@ -48,8 +48,9 @@ class DataConfig:
         return (channels, side or self.image_size, side or self.image_size)
 
     def load_kwargs(self) -> dict[str, Any]:
+        extra = {"image_size": self.image_size} if self.dataset == "imagefolder" else {}
         return {"name": self.dataset, "data_dir": self.data_dir, "val_fraction": self.val_fraction,
-                "split_seed": self.split_seed, "limit": self.limit}
+                "split_seed": self.split_seed, "limit": self.limit, **extra}
 
 
 @dataclass(frozen=True)
