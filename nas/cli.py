@@ -74,7 +74,7 @@ def final_main(argv: list[str], doc: str) -> int:
     ap.add_argument("--out", default="results/final", help="output folder")
     ap.add_argument("--resume", action="store_true", help="continue interrupted jobs, reuse finished ones")
     ap.add_argument("--gpus", type=int, default=0, help="run jobs in parallel, one GPU each (through Ray)")
-    ap.add_argument("--smoke", action="store_true", help="1 epoch, 1 seed, digits unless --dataset: a CPU check")
+    ap.add_argument("--smoke", action="store_true", help="5 epochs, 1 seed, 1000 images, digits unless --dataset: a CPU check")
     args = ap.parse_args(argv)
     if not (args.pareto or args.arch or args.preset):
         ap.error("nothing to train: give --pareto, --arch or --preset")
@@ -94,9 +94,9 @@ def _final(args) -> int:
     from sharesnet.train import Recipe, get_recipe, list_recipes
 
     if args.smoke:
-        args.dataset, args.epochs, args.seeds = args.dataset or "digits", 1, 1
+        args.dataset, args.epochs, args.seeds = args.dataset or "digits", 5, 1
     data = DataConfig(dataset=args.dataset or "cifar10", data_dir=args.data_dir, val_fraction=args.val_fraction,
-                      split_seed=args.split_seed, limit=512 if args.smoke else None)
+                      split_seed=args.split_seed, limit=1000 if args.smoke else None)
     archs = []
     if args.pareto:
         archs += [(n, s, data if args.dataset else d) for n, s, d in from_pareto(args.pareto, args.select)]
