@@ -92,6 +92,7 @@ def run_job(job: Job, resume: bool, log: Callable[[str], None] = print) -> dict[
            "test_acc": result.test_acc, "params": count_params(model),
            "flops": count_flops(model, job.data.input_size), "checkpoint_bytes": checkpoint_bytes(model),
            "epochs": result.epochs_run, "wall_time_s": result.wall_time_s, "images_per_s": result.images_per_s,
+           "precision": result.precision, "device": result.device,
            "checkpoint": str(job.folder / "last.pt"), "spec": job.spec.to_dict(), "recipe": job.recipe.to_dict(),
            "data": dataclasses.asdict(job.data), "split_seed": job.data.split_seed}
     atomic_write(job.folder / "metrics.csv", _csv(result.history))

@@ -90,7 +90,7 @@ class ShareSearch(OptunaSearch):
         self._running.pop(cand.key, None)
         status, reason = classify(result, error, self.space.recipe.epochs)
         metrics = {k: (result or {}).get(k) for k in ("val_acc", "val_acc_best", "epoch", "wall_time_s",
-                                                        "train_time_s")}
+                                                        "train_time_s", "precision", "device")}
         row = self._tell(ot_trial, cand, status, metrics, reason=reason, trial_id=trial_id)
         if status in FINAL:
             self._done[cand.key] = row
@@ -105,6 +105,7 @@ class ShareSearch(OptunaSearch):
                "epochs": metrics.get("epoch", metrics.get("epochs")), "wall_time_s": metrics.get("wall_time_s"),
                "train_time_s": metrics.get("train_time_s"), "reason": reason, "reused_from": reused_from,
                "warm_start": ot_trial.user_attrs.get("warm_start"),
+               "precision": metrics.get("precision"), "device": metrics.get("device"),
                "sharing": cand.spec.sharing_summary(), "spec": cand.spec.to_dict()}
         if reused_from:
             row["train_time_s"] = 0.0  # reuse costs no training

@@ -53,6 +53,7 @@ def run_trial(config: dict) -> None:
         return
     tune.report({**base, "status": "ok", "epoch": result.epochs_run, "val_acc": result.val_acc_last,
                  "val_acc_best": result.val_acc_best, "train_time_s": result.train_time_s,
+                 "precision": result.precision, "device": result.device,
                  "wall_time_s": time.perf_counter() - start})
 
 
