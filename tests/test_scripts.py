@@ -29,3 +29,9 @@ def test_train_final_smoke_on_a_preset(tmp_path):
     out = _run(ROOT / "scripts/train_final.py", "--preset", "cifar_resnet20", "--smoke", "--out", tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "| cifar_resnet20 |" in out.stdout and (tmp_path / "final_results.csv").is_file()
+
+
+def test_ci_runs_the_readme_test_command_verbatim():
+    readme = (ROOT / "README.md").read_text()
+    command = 'pip install -e ".[test]" && python -m pytest -q'
+    assert command in readme and command in (ROOT / ".ci/run").read_text()
