@@ -46,8 +46,8 @@ def run_search(space: SearchSpace, exp_dir: Path, res: Resources, resume: bool =
     journal = Journal(exp_dir)
     storage = optuna.storages.RDBStorage(f"sqlite:///{exp_dir / 'optuna.db'}")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    searcher = ShareSearch(space, exp_dir, journal, storage, _trial_config(space, exp_dir, res), log=log)
-    _settle_interrupted(searcher.study, journal, log)
+    searcher = ShareSearch(space, journal, storage, _trial_config(space, exp_dir, res), log=log)
+    _settle_interrupted(searcher.study, journal, space.metric_names, log)
     if not searcher.study.trials:
         _enqueue_warm_starts(searcher.study, space, log)
     remaining = space.trials - journal.trained()
@@ -61,8 +61,9 @@ def run_search(space: SearchSpace, exp_dir: Path, res: Resources, resume: bool =
     train_s = sum(r.get("train_time_s") or 0.0 for r in journal.rows[rows_before:])
     busy = train_s / (wall * slots) if slots and wall else None
     if busy is not None:
-        log(f"[search] {wall:.1f} s for {journal.trained() - trained_before} trainings on {slots} trial slots; training steps filled {busy:.0%} of slot time (the rest: "
-            f"Ray start-up and scheduling, Optuna, FLOP counting, data loading, checkpoints)")
+        log(f"[search] {wall:.1f} s for {journal.trained() - trained_before} trainings on {slots} trial slots; "
+            f"training steps filled {busy:.0%} of slot time (the rest: Ray start-up and scheduling, "
+            f"Optuna, FLOP counting, data loading, checkpoints)")
     return {"wall_time_s": wall, "trained": journal.trained(), "front_size": searcher.front_size(),
             "exp_dir": str(exp_dir), "train_time_s": train_s, "slots": slots, "slot_utilisation": busy}
 
@@ -156,13 +157,14 @@ def _plain(d):
     return yaml.safe_load(yaml.safe_dump(d))
 
 
-def _settle_interrupted(study: optuna.Study, journal: Journal, log: Callable[[str], None]) -> None:
+def _settle_interrupted(study: optuna.Study, journal: Journal, metric_names: list[str],
+                        log: Callable[[str], None]) -> None:
     """Trials left RUNNING by a killed driver: complete them from the journal, else fail them."""
     by_number = {r["number"]: r for r in journal.rows if "number" in r}
     for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         row = by_number.get(t.number)
         if row and row["status"] == "ok":
-            values = [float(row[m]) for m in _metric_names(study)]
+            values = [float(row[m]) for m in metric_names]
             study._storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.COMPLETE, values)
         else:
             study._storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)
@@ -170,12 +172,7 @@ def _settle_interrupted(study: optuna.Study, journal: Journal, log: Callable[[st
         if journal.rows else None
 
 
-def _metric_names(study: optuna.Study) -> list[str]:
-    return study.user_attrs.get("metric_names", ["val_acc", "params"])
-
-
 def _enqueue_warm_starts(study: optuna.Study, space: SearchSpace, log: Callable[[str], None]) -> None:
-    study.set_user_attr("metric_names", space.metric_names)
     for name, spec in warm_start_specs(space).items():
         params = encode(spec, space)
         if params is None:

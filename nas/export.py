@@ -30,7 +30,7 @@ def export_experiment(exp_dir: str | Path, log: Callable[[str], None] = print) -
     resolved = yaml.safe_load(space_file.read_text())["resolved"]
     objectives = [tuple(o) for o in resolved["objectives"]]
     names, modes = [n for n, _ in objectives], [d for _, d in objectives]
-    rows = [r for r in Journal(exp_dir).rows if r["status"] == "ok" and not r.get("reused_from")]
+    rows = Journal(exp_dir).candidates()
     ranks = nondominated_ranks([[r[n] for n in names] for r in rows], modes) if rows else []
     ranked = sorted(({**r, "rank": k} for r, k in zip(rows, ranks)), key=lambda r: (r["rank"], -r["val_acc"]))
     front = [r for r in ranked if r["rank"] == 0]

@@ -51,6 +51,10 @@ class Journal:
         A failed training is final too: with the same spec, recipe and seed it fails again."""
         return {r["key"]: r for r in self.rows if r["status"] in FINAL and not r.get("reused_from")}
 
+    def candidates(self) -> list[dict[str, Any]]:
+        """Architectures evaluated to the end, each once: the rows a Pareto front is made of."""
+        return [r for r in self.rows if r["status"] == "ok" and not r.get("reused_from")]
+
     def count(self, *statuses: str) -> int:
         return sum(1 for r in self.rows if r["status"] in statuses)
 

@@ -7,7 +7,7 @@ import optuna
 from nas.space import SamplerConfig
 
 
-def make_sampler(cfg: SamplerConfig, n_objectives: int) -> optuna.samplers.BaseSampler:
+def make_sampler(cfg: SamplerConfig) -> optuna.samplers.BaseSampler:
     s = optuna.samplers
     if cfg.name == "nsga2":
         return s.NSGAIISampler(population_size=cfg.population_size, seed=cfg.seed)

@@ -9,7 +9,6 @@ journal, so Ray's own searcher checkpoint is not used.
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Callable
 
 import optuna
@@ -30,17 +29,17 @@ MAX_SKIPS = 200  # consecutive untrainable candidates before the space counts as
 
 
 class ShareSearch(OptunaSearch):
-    def __init__(self, space: SearchSpace, exp_dir: Path, journal: Journal, storage: optuna.storages.BaseStorage,
+    def __init__(self, space: SearchSpace, journal: Journal, storage: optuna.storages.BaseStorage,
                  trial_config: Callable[[Candidate], dict], log: Callable[[str], None] = print):
         self.space, self.journal, self.log = space, journal, log
-        self.exp_dir, self._trial_config = Path(exp_dir), trial_config
+        self._trial_config = trial_config
         self._cands: dict[str, Candidate] = {}  # Ray trial id -> candidate in training
         self._running: dict[str, str] = {}  # key -> Ray trial id
         self._waiting: dict[str, list[tuple[Any, Candidate]]] = {}  # key -> duplicates waiting on it
         self._done = journal.finished()
         self.skips = 0
         super().__init__(space=lambda _trial: None, metric=space.metric_names, mode=space.modes,
-                         sampler=make_sampler(space.sampler, len(space.objectives)),
+                         sampler=make_sampler(space.sampler),
                          study_name=STUDY_NAME, storage=storage)
 
     @property
@@ -133,7 +132,7 @@ class ShareSearch(OptunaSearch):
                  f"{detail}params={row['params']:,} flops={row['flops']:,}{extra}")
 
     def front_size(self) -> int:
-        rows = [r for r in self.journal.rows if r["status"] == "ok" and not r.get("reused_from")]
+        rows = self.journal.candidates()
         pts = [[r[m] for m in self.space.metric_names] for r in rows]
         return len(pareto_front_indices(pts, self.space.modes)) if pts else 0
 

@@ -7,6 +7,7 @@ a trial interrupted with the driver resumes from its last epoch.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import time
@@ -72,8 +73,6 @@ def _reason(e: Exception) -> str:
 
 
 def _inject_fault(recipe: Recipe, arch_id: str) -> Recipe:
-    import dataclasses
-
     if os.environ.get(FAULT_ENV, "") == f"diverge:{arch_id}":
         return dataclasses.replace(recipe, lr=1e8)
     return recipe
