@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from nas.cli import search_main  # noqa: E402
+from nas.search_cli import search_main  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(search_main(sys.argv[1:], __doc__))
