@@ -4,13 +4,12 @@ Experiment folder layout:
   space.yaml            the space as given, plus every resolved default
   optuna.db             the Optuna study (open it with `optuna-dashboard sqlite:///optuna.db`)
   trials.jsonl, trials.csv   one row per candidate: trained, reused, rejected, failed
-  checkpoints/<key>/    per-epoch checkpoints of each training (resume mid-trial)
+  checkpoints/<key>/    last.pt of each training, saved after every epoch whose save is cheap (resume mid-trial)
   ray/run-N/            Ray Tune's own results, one folder per (re)start
   pareto.*              the Pareto export, written at the end
 """
 from __future__ import annotations
 
-import dataclasses
 import os
 import time
 from pathlib import Path
@@ -18,69 +17,72 @@ from typing import Callable
 
 import optuna
 import yaml
+from ray import tune
 
 from nas.candidate import Candidate
+from nas.cluster import connect
+from nas.datacheck import check_data
 from nas.journal import Journal, atomic_write
+from nas.resources import Resources, slots as count_slots
 from nas.sampling import encode, warm_start_specs
 from nas.schema import SpaceError
 from nas.searcher import STUDY_NAME, ShareSearch
 from nas.space import SearchSpace
+from nas.stop import StopRequest
 
-
-@dataclasses.dataclass(frozen=True)
-class Resources:
-    gpus: float = 0  # GPUs of this machine Ray may use (0 = CPU only); ignored with `address`
-    gpus_per_trial: float = 0  # fractions let several small trials share one GPU
-    cpus_per_trial: float = 1
-    address: str | None = None  # join a running Ray cluster ("auto" or host:port)
-    max_concurrent: int | None = None
-    max_failures: int = 1  # Ray retries a trial whose worker died (not one that failed in Python)
+__all__ = ["Resources", "run_search", "STUDY_NAME"]
 
 
 def run_search(space: SearchSpace, exp_dir: Path, res: Resources, resume: bool = False,
-               log: Callable[[str], None] = print) -> dict:
-    """Run (or resume) a search; return a summary dict. Results land in exp_dir."""
+               log: Callable[[str], None] = print, stop: StopRequest | None = None) -> dict:
+    """Run (or resume) a search; return a summary dict. Results land in exp_dir.
+
+    `stop`: a StopRequest whose signal ends the search cleanly; summary["interrupted"] then
+    holds the signal number and summary["cut_off"] the trainings left for --resume."""
     exp_dir = Path(exp_dir).resolve()
-    _check_data(space, log)
+    space = check_data(space, log)  # loads the data once; resolves the image size FLOPs are counted at
+    nodes = connect(res, log)  # an unmeetable request fails here, before the folder exists
     _prepare_folder(space, exp_dir, resume)
     journal = Journal(exp_dir)
     storage = optuna.storages.RDBStorage(f"sqlite:///{exp_dir / 'optuna.db'}")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    searcher = ShareSearch(space, journal, storage, _trial_config(space, exp_dir, res), log=log)
-    _settle_interrupted(searcher.study, journal, space.metric_names, log)
+    stopping = (lambda: stop.requested) if stop else (lambda: False)
+    searcher = ShareSearch(space, journal, storage, _trial_config(space, exp_dir, res), log=log, stopping=stopping)
+    _settle_interrupted(searcher.study, journal, space, log)
     if not searcher.study.trials:
         _enqueue_warm_starts(searcher.study, space, log)
     remaining = space.trials - journal.trained()
     start, rows_before, trained_before, slots = time.perf_counter(), len(journal.rows), journal.trained(), 0
-    if remaining > 0:
+    if remaining > 0 and not stopping():
         log(f"[search] {space.name}: {remaining} of {space.trials} trainings to go; results in {exp_dir}")
-        slots = _fit(searcher, space, exp_dir, res, remaining)
-    else:
+        _fit(searcher, space, exp_dir, res, remaining, stop)
+        slots = count_slots(nodes, res)
+    elif remaining <= 0:
         log(f"[search] {space.name}: all {space.trials} trainings already done")
+    cut_off = searcher.record_cut_off() if stopping() else []
     wall = time.perf_counter() - start
     train_s = sum(r.get("train_time_s") or 0.0 for r in journal.rows[rows_before:])
     busy = train_s / (wall * slots) if slots and wall else None
-    if busy is not None:
+    if busy is not None and not stopping():
         log(f"[search] {wall:.1f} s for {journal.trained() - trained_before} trainings on {slots} trial slots; "
             f"training steps filled {busy:.0%} of slot time (the rest: Ray start-up and scheduling, "
             f"Optuna, FLOP counting, data loading, checkpoints)")
-    return {"wall_time_s": wall, "trained": journal.trained(), "front_size": searcher.front_size(),
-            "exp_dir": str(exp_dir), "train_time_s": train_s, "slots": slots, "slot_utilisation": busy}
+    return {"wall_time_s": wall, "trained": journal.trained(), "target": space.trials,
+            "front_size": searcher.front_size(), "exp_dir": str(exp_dir), "train_time_s": train_s,
+            "slots": slots, "slot_utilisation": busy, "interrupted": stop.signum if stop else None,
+            "cut_off": cut_off}
 
 
-def _fit(searcher: ShareSearch, space: SearchSpace, exp_dir: Path, res: Resources, remaining: int) -> int:
-    """Run the Ray Tune experiment; return the number of trials that could run at once."""
+def _fit(searcher: ShareSearch, space: SearchSpace, exp_dir: Path, res: Resources, remaining: int,
+         stop: StopRequest | None) -> None:
+    """Run the Ray Tune experiment until it is done or a stop is requested."""
     # Ray's default console output repeats what the search's own progress lines say.
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    import ray
-    from ray import tune
-
+    # Ray Tune's SIGINT handler would kill the trials without telling the searcher: the
+    # driver's StopRequest handles Ctrl-C instead, through the Stopper below.
+    os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
     from nas.trainable import run_trial
 
-    if not ray.is_initialized():
-        kwargs = {"address": res.address} if res.address else {
-            "num_gpus": res.gpus, "num_cpus": max(os.cpu_count() or 1, int(res.cpus_per_trial))}
-        ray.init(include_dashboard=False, logging_level="ERROR", log_to_driver=False, **kwargs)
     scheduler = None
     if space.early_stopping:
         scheduler = tune.schedulers.ASHAScheduler(
@@ -93,32 +95,25 @@ def _fit(searcher: ShareSearch, space: SearchSpace, exp_dir: Path, res: Resource
                                     max_concurrent_trials=res.max_concurrent, reuse_actors=True,
                                     trial_dirname_creator=lambda t: f"trial_{t.trial_id}"),
         run_config=tune.RunConfig(name=f"run-{len(runs) + 1}", storage_path=str(exp_dir / "ray"), verbose=0,
+                                  stop=_StopWhenAsked(stop),
                                   failure_config=tune.FailureConfig(max_failures=res.max_failures)))
     tuner.fit()
-    return _slots(ray.cluster_resources(), res)
 
 
-def _slots(cluster: dict, res: Resources) -> int:
-    fits = [cluster.get("CPU", 1) // res.cpus_per_trial if res.cpus_per_trial else float("inf")]
-    if res.gpus_per_trial:
-        fits.append(cluster.get("GPU", 0) // res.gpus_per_trial)
-    if res.max_concurrent:
-        fits.append(res.max_concurrent)
-    return max(1, int(min(fits)))
+class _StopWhenAsked(tune.Stopper):
+    """Ends the whole experiment once a stop is requested; trials themselves never stop early here."""
 
+    def __init__(self, stop: StopRequest | None):
+        self._stop = stop
 
-def _check_data(space: SearchSpace, log: Callable[[str], None]) -> None:
-    """Load the data once before any trial: a missing dataset is one clear DataError here,
-    not a failure in every trial; an image folder's decode cache is built once, not per worker."""
-    from sharesnet.data import load_data
+    def __call__(self, trial_id: str, result: dict) -> bool:
+        return False
 
-    data = load_data(**space.data.load_kwargs())
-    if tuple(data.image_size) != space.data.input_size[1:]:
-        raise SpaceError(f"{space.source}: data.image_size: the images are {data.image_size[0]}x"
-                         f"{data.image_size[1]} but FLOPs would be counted at {space.data.input_size[1]}; "
-                         f"set data.image_size: {data.image_size[0]}")
-    log(f"[search] data: {data.name}, {len(data.train)} train / {len(data.val)} validation images "
-        f"(split seed {data.split_seed}); the test split is not used by the search")
+    def stop_all(self) -> bool:
+        return self._stop is not None and self._stop.requested
+
+    def __reduce__(self):  # Tune pickles its run config; a restored copy has no signal to watch
+        return (_StopWhenAsked, (None,))
 
 
 def _trial_config(space: SearchSpace, exp_dir: Path, res: Resources) -> Callable[[Candidate], dict]:
@@ -127,7 +122,7 @@ def _trial_config(space: SearchSpace, exp_dir: Path, res: Resources) -> Callable
                 "arch_id": cand.arch_id, "key": cand.key, "params": cand.params, "flops": cand.flops,
                 "checkpoint_dir": str(exp_dir / "checkpoints" / cand.key),
                 "report_epochs": space.early_stopping is not None,
-                "threads": max(1, int(res.cpus_per_trial))}
+                "threads": res.threads, "device": res.device}
     return config
 
 
@@ -157,19 +152,34 @@ def _plain(d):
     return yaml.safe_load(yaml.safe_dump(d))
 
 
-def _settle_interrupted(study: optuna.Study, journal: Journal, metric_names: list[str],
+def _settle_interrupted(study: optuna.Study, journal: Journal, space: SearchSpace,
                         log: Callable[[str], None]) -> None:
-    """Trials left RUNNING by a killed driver: complete them from the journal, else fail them."""
-    by_number = {r["number"]: r for r in journal.rows if "number" in r}
+    """Trials left RUNNING by a stopped or killed driver.
+
+    One whose result reached the journal is told to Optuna from it. Every other one was cut
+    off: it is closed as FAIL and enqueued again with the same parameters (and warm-start
+    tag), so the same architecture trains to the end, from its last checkpoint."""
+    settled = {r["number"]: r for r in journal.rows if "number" in r and r["status"] != "interrupted"}
+    continued = []
     for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
-        row = by_number.get(t.number)
-        if row and row["status"] == "ok":
-            values = [float(row[m]) for m in metric_names]
+        row = settled.get(t.number)
+        if row and row["status"] in ("ok", "rejected") and all(row.get(m) is not None for m in space.metric_names):
+            values = [float(row[m]) for m in space.metric_names]
             study._storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.COMPLETE, values)
-        else:
-            study._storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)
-    log(f"[search] resuming: {journal.trained()} trainings done, {len(journal.finished())} results to reuse") \
-        if journal.rows else None
+            continue
+        if row:
+            state = optuna.trial.TrialState.PRUNED if row["status"] == "early_stopped" else optuna.trial.TrialState.FAIL
+            study._storage.set_trial_state_values(t._trial_id, state)
+            continue
+        study._storage.set_trial_user_attr(t._trial_id, "cut_off", True)
+        study._storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)
+        attrs = {k: v for k, v in t.user_attrs.items() if k == "warm_start"} | {"continues": t.number}
+        study.enqueue_trial(dict(t.params), user_attrs=attrs)
+        continued.append(t.user_attrs.get("arch_id") or f"trial {t.number}")
+    if journal.rows or continued:
+        more = (f"; {len(continued)} cut-off training(s) continue first, from their checkpoints: "
+                f"{', '.join(continued)}") if continued else ""
+        log(f"[search] resuming: {journal.trained()} trainings done, {len(journal.finished())} results to reuse{more}")
 
 
 def _enqueue_warm_starts(study: optuna.Study, space: SearchSpace, log: Callable[[str], None]) -> None:

@@ -2,13 +2,17 @@
 
 Works on a finished, running or interrupted search: it reads only the journal and the
 resolved space. Failed, rejected, early-stopped and reused rows are not candidates
-(a reused row repeats an evaluated architecture).
+(a reused row repeats an evaluated architecture). Ranks are 1-based: rank 1 is the
+Pareto front, rank 2 the front of what remains, and so on. A front member's `#` is its
+index in pareto.yaml's `front` list, the number `scripts/train_final.py --select` takes.
 """
 from __future__ import annotations
 
 import csv
 import io
+import math
 import os
+import shlex
 from pathlib import Path
 from typing import Callable
 
@@ -19,6 +23,7 @@ from sharesnet.spec import ArchSpec
 from nas.pareto import dominates, nondominated_ranks, normalized_hypervolume
 
 UNITS = {"params": "parameters", "flops": "fvcore FLOPs (1 multiply-add = 1 flop), batch 1", "val_acc": "fraction"}
+WARM_STARTS = {"paper": "The paper's ShaResNet", "plain": "The plain ResNet"}
 
 
 def export_experiment(exp_dir: str | Path, log: Callable[[str], None] = print) -> dict:
@@ -30,10 +35,11 @@ def export_experiment(exp_dir: str | Path, log: Callable[[str], None] = print) -
     resolved = yaml.safe_load(space_file.read_text())["resolved"]
     objectives = [tuple(o) for o in resolved["objectives"]]
     names, modes = [n for n, _ in objectives], [d for _, d in objectives]
-    rows = Journal(exp_dir).candidates()
+    journal = Journal(exp_dir)
+    rows = journal.candidates()
     ranks = nondominated_ranks([[r[n] for n in names] for r in rows], modes) if rows else []
-    ranked = sorted(({**r, "rank": k} for r, k in zip(rows, ranks)), key=lambda r: (r["rank"], -r["val_acc"]))
-    front = [r for r in ranked if r["rank"] == 0]
+    ranked = sorted(({**r, "rank": k + 1} for r, k in zip(rows, ranks)), key=lambda r: (r["rank"], -r["val_acc"]))
+    front = [r for r in ranked if r["rank"] == 1]
     bounds = reference_bounds(resolved, names)
     hv, hv_info = normalized_hypervolume([[r[n] for n in names] for r in front], modes, names, bounds) \
         if front else (0.0, {})
@@ -43,8 +49,10 @@ def export_experiment(exp_dir: str | Path, log: Callable[[str], None] = print) -
     atomic_write(exp_dir / "pareto.yaml", yaml.dump(doc, Dumper=_NoAliases, sort_keys=False))
     atomic_write(exp_dir / "pareto.csv", _csv(ranked))
     if rows:
-        _plot(ranked, exp_dir / "pareto.png", names)
-    log(summary(front, ranked, names, modes, hv))
+        _plot(ranked, front, exp_dir / "pareto.png", names)
+    where = [where_is(tag, journal.rows, ranked, front, names, modes, resolved.get("warm_start", []))
+             for tag in WARM_STARTS]
+    log(summary(front, ranked, hv, where))
     return doc
 
 
@@ -84,58 +92,161 @@ def _csv(ranked: list[dict]) -> str:
     return buf.getvalue()
 
 
-def summary(front: list[dict], ranked: list[dict], names: list[str], modes: list[str], hv: float) -> str:
-    lines = [f"Pareto front: {len(front)} of {len(ranked)} evaluated architectures; "
-             f"normalized hypervolume {hv:.4f}", "",
-             "| arch_id | val_acc | params | FLOPs (fvcore, 1 MAC = 1 flop) | sharing | warm start |",
-             "|---|---:|---:|---:|---|---|"]
-    for r in front:
-        lines.append(f"| `{r['arch_id']}` | {r['val_acc']:.4f} | {r['params']:,} | {r['flops']:,} | "
-                     f"{r['sharing']} | {r.get('warm_start') or ''} |")
-    paper = next((r for r in ranked if r.get("warm_start") == "paper"), None)
-    if paper is None:
-        lines.append("\nThe paper's ShaResNet was not evaluated in this search.")
-    elif paper["rank"] == 0:
-        lines.append(f"\nThe paper's ShaResNet (`{paper['arch_id']}`) is on the front.")
-    else:
-        point = [paper[n] for n in names]
-        better = [r["arch_id"] for r in front if dominates([r[n] for n in names], point, modes)]
-        lines.append(f"\nThe paper's ShaResNet (`{paper['arch_id']}`, val_acc {paper['val_acc']:.4f}, "
-                     f"{paper['params']:,} params) has rank {paper['rank']}; dominated by "
-                     f"{', '.join('`' + a + '`' for a in better)}.")
+def shape(spec: dict) -> tuple[str, str]:
+    """(depth, width) of a spec dict as text: blocks per stage `3-3-3`, channels per stage `16-32-64`."""
+    return tuple("-".join(str(st[k]) for st in spec["stages"]) for k in ("depth", "width"))
+
+
+def summary(front: list[dict], ranked: list[dict], hv: float, where: list[str] = ()) -> str:
+    lines = [f"Pareto front: {len(front)} of {len(ranked)} evaluated architectures; normalized hypervolume "
+             f"{hv:.4f} (pareto.csv ranks them all: rank 1 = the Pareto front)", "",
+             "Columns: # is the index in pareto.yaml's front, which `scripts/train_final.py --select 0,2` takes "
+             "(0-based); depth = blocks per stage; width = channels per stage.", "",
+             "| # | arch_id | val_acc | params | FLOPs (fvcore, 1 MAC = 1 flop) | depth | width | sharing "
+             "| warm start |",
+             "|---:|---|---:|---:|---:|---|---|---|---|"]
+    for i, r in enumerate(front):
+        depth, width = shape(r["spec"])
+        lines.append(f"| {i} | `{r['arch_id']}` | {r['val_acc']:.4f} | {r['params']:,} | {r['flops']:,} | "
+                     f"{depth} | {width} | {r['sharing']} | {r.get('warm_start') or ''} |")
+    return "\n".join(lines + [""] + list(where))
+
+
+def where_is(tag: str, journal_rows: list[dict], ranked: list[dict], front: list[dict], names: list[str],
+             modes: list[str], listed: list[str]) -> str:
+    """One line: the rank of a warm start (plain or paper) and the front members that dominate it."""
+    label = WARM_STARTS[tag]
+    tried = [r for r in journal_rows if r.get("warm_start") == tag]
+    ok = {r["arch_id"] for r in tried if r["status"] == "ok"}  # a reused row names the architecture too
+    cand = next((r for r in ranked if r["arch_id"] in ok), None)
+    if cand is None:
+        if tried:
+            last = tried[-1]
+            why = f"{last['status']} ({last['reason']})" if last.get("reason") else last["status"]
+            return f"{label} was not evaluated: {why}."
+        if tag not in listed:
+            return f"{label} was not evaluated: it is not in the space's warm_start list."
+        return f"{label} was not evaluated (yet): its training has not finished, or the space cannot express it."
+    desc = (f"{label} (`{cand['arch_id']}`, val_acc {cand['val_acc']:.4f}, {cand['params']:,} params, "
+            f"{cand['flops']:,} FLOPs)")
+    if cand["rank"] == 1:
+        return f"{desc} is on the front: #{[r['arch_id'] for r in front].index(cand['arch_id'])}."
+    point = [cand[n] for n in names]
+    better = [f"#{i} `{r['arch_id']}`" for i, r in enumerate(front) if dominates([r[n] for n in names], point, modes)]
+    return f"{desc} has rank {cand['rank']}; dominated by {', '.join(better)}."
+
+
+def next_steps(exp_dir: Path, interrupted: bool = False) -> str:
+    """The lines printed after a search: where the front is, and the command that retrains it."""
+    exp_dir = Path(exp_dir)
+    pareto, png = exp_dir / "pareto.yaml", exp_dir / "pareto.png"
+    doc = (yaml.safe_load(pareto.read_text()) if pareto.is_file() else None) or {}
+    front = doc.get("front") or []
+    lines = []
+    if interrupted:
+        lines.append(f"The search was interrupted: this front is partial, drawn from the {doc.get('n_candidates', 0)} "
+                     f"architectures evaluated so far. Run the same command with --resume to finish it.")
+    if not front:
+        return "\n".join(lines + [f"No architecture finished its training, so there is no front to retrain; "
+                                  f"see {exp_dir / 'trials.csv'} for each trial's status and reason."])
+    dataset = yaml.safe_load((exp_dir / "space.yaml").read_text())["resolved"]["data"]["dataset"]
+    # Retrain with a full recipe, not the search's short one: `wrn` is the paper's CIFAR recipe
+    # (Boulch 2017, 200 epochs). Digits (1,797 8x8 images) is the offline smoke dataset: there
+    # 15 epochs of `fast` retrain a front in seconds on a CPU, as in the README's Quickstart.
+    recipe = "--recipe fast --epochs 15" if dataset == "digits" else "--recipe wrn"
+    lines += [f"Front: {pareto} ({len(front)} architectures; {pareto.with_suffix('.csv').name} ranks all "
+              f"{doc.get('n_candidates', len(front))} evaluated)"]
+    lines += [f"Plot:  {png}"] if png.is_file() else []
+    lines += ["Next: retrain the front on train+val and measure its test accuracy:",
+              f"  python scripts/train_final.py --pareto {shlex.quote(str(pareto))} --select all {recipe}",
+              "  (--select 0,2 retrains only the entries with those `#` in the table above)"]
     return "\n".join(lines)
 
 
-def _plot(ranked: list[dict], path: Path, names: list[str]) -> None:
+# --- the plot ---------------------------------------------------------------------------
+
+
+def si(x: float) -> str:
+    """A tick label: 20000 -> 20k, 1500000 -> 1.5M, 2e9 -> 2G."""
+    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(x) >= scale:
+            return f"{x / scale:.3g}{suffix}"
+    return f"{x:.3g}"
+
+
+def log_ticks(lo: float, hi: float) -> list[float]:
+    """Tick values for a log axis on [lo, hi], enough to read a value anywhere on it: the
+    coarsest 1-2-5-like series with 5 ticks in range (decades alone: 4), else round linear steps."""
+    decades = range(math.floor(math.log10(lo)), math.floor(math.log10(hi)) + 1)
+    for subs, enough in (((1,), 4), ((1, 2, 5), 5), ((1, 2, 3, 5), 5), (range(1, 10), 5)):
+        ticks = [m * 10.0 ** e for e in decades for m in subs if lo <= m * 10.0 ** e <= hi]
+        if len(ticks) >= enough:
+            return ticks
+    import matplotlib.ticker
+
+    return [t for t in matplotlib.ticker.MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi)
+            if lo <= t <= hi]
+
+
+def _plot(ranked: list[dict], front: list[dict], path: Path, names: list[str]) -> None:
+    import matplotlib.pyplot as plt
+
+    fig = figure(ranked, front, names)
+    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def figure(ranked: list[dict], front: list[dict], names: list[str]):
+    """Validation accuracy against parameters and against FLOPs, front members labelled by #."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import matplotlib.ticker
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    for ax, cost, label in ((axes[0], "params", "parameters"), (axes[1], "flops", "FLOPs (fvcore, 1 MAC = 1 flop)")):
-        rest = [r for r in ranked if r["rank"] > 0]
-        front = sorted((r for r in ranked if r["rank"] == 0), key=lambda r: r[cost])
+    # A cost every candidate shares (FLOPs when only sharing varies) gets no panel: it would be one column.
+    panels = [(c, t) for c, t in (("params", "parameters"), ("flops", "FLOPs (fvcore, 1 MAC = 1 flop)"))
+              if c in names or len({r[c] for r in ranked}) > 1] or [("params", "parameters")]
+    fig, axes = plt.subplots(1, len(panels), figsize=(max(8, 6 * len(panels)), 4.8), squeeze=False)
+    axes = list(axes[0])
+    rest = [r for r in ranked if r["rank"] > 1]
+    for ax, (cost, label) in zip(axes, panels):
+        line = sorted(front, key=lambda r: r[cost])
         ax.scatter([r[cost] for r in rest], [r["val_acc"] for r in rest], c="0.7", s=18, label="evaluated")
-        ax.plot([r[cost] for r in front], [r["val_acc"] for r in front], "o-", c="tab:red", ms=6,
-                label="Pareto front" + ("" if cost in names else f" (in {', '.join(names)})"))
+        ax.plot([r[cost] for r in line], [r["val_acc"] for r in line], "o-", c="tab:red", ms=6,
+                label="Pareto front, labelled by #" + ("" if cost in names else f" (in {', '.join(names)})"))
         for tag, marker, color in (("plain", "s", "tab:blue"), ("paper", "*", "tab:green")):
             pts = [r for r in ranked if r.get("warm_start") == tag]
             if pts:
                 ax.scatter([r[cost] for r in pts], [r["val_acc"] for r in pts], marker=marker, s=160,
                            facecolors="none", edgecolors=color, linewidths=2,
                            label={"plain": "plain ResNet", "paper": "paper's ShaResNet"}[tag])
+        _label_front(ax, front, cost)
         ax.set_xscale("log")
-        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # crowded on short ranges
+        lo, hi = ax.get_xlim()
+        ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator(log_ticks(lo, hi)))
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: si(x)))
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # the major labels suffice
+        ax.set_xlim(lo, hi)
         ax.set_xlabel(label)
         ax.set_ylabel("validation accuracy")
         ax.grid(alpha=0.3)
     for ax in axes:
-        ax.legend(fontsize=8, loc="lower right")
-    fig.suptitle("Validation accuracy against cost")
+        ax.legend(fontsize=8, loc="best")
+    fig.suptitle("Validation accuracy against cost (# = index in pareto.yaml's front, as train_final.py "
+                 "--select takes it)", fontsize=10)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)
+    return fig
+
+
+def _label_front(ax, front: list[dict], cost: str) -> None:
+    """Write each front member's # beside its point; members at one point share a label."""
+    at: dict[tuple, list[int]] = {}
+    for i, r in enumerate(front):
+        at.setdefault((r[cost], r["val_acc"]), []).append(i)
+    for (x, y), idx in at.items():
+        ax.annotate(",".join(f"#{i}" for i in idx), (x, y), xytext=(5, 5), textcoords="offset points",
+                    fontsize=9, fontweight="bold", color="tab:red",
+                    bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8})

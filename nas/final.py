@@ -7,16 +7,18 @@ as Ray tasks, one GPU each; on CPU they run one after another.
 """
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import json
-import statistics
+import os
+import signal
+import threading
+import time
 from pathlib import Path
 from typing import Any, Callable
 
 import yaml
 
+from nas.final_results import csv_text
 from nas.journal import atomic_write
 from nas.schema import SpaceError
 from nas.space import DataConfig, dataset_overrides
@@ -25,129 +27,193 @@ from sharesnet.registry import get_spec
 from sharesnet.spec import ArchSpec
 from sharesnet.train import Recipe
 
+DataKey = tuple[DataConfig, int | None]  # what one loaded bundle serves: the data and its test_limit
+
+
+@dataclasses.dataclass(frozen=True)
+class Arch:
+    """One architecture to retrain, and the data it came with."""
+    name: str  # shown in tables: a preset, a file stem, or `front #0 (paper)`
+    key: str  # its folder under --out: the arch_id for pareto entries
+    spec: ArchSpec
+    data: DataConfig  # pareto entries: the search's (limit included); else the command line's
+
 
 @dataclasses.dataclass(frozen=True)
 class Job:
     name: str
     spec: ArchSpec
-    data: DataConfig
+    data: DataConfig  # what it trains on; data.limit caps train and val, never test
     recipe: Recipe
     folder: Path
+    test_limit: int | None = None  # caps the test split: smoke runs only
 
     @property
     def label(self) -> str:
         return f"{self.name} seed {self.recipe.seed}"
 
+    @property
+    def data_key(self) -> DataKey:
+        return self.data, self.test_limit
 
-def from_pareto(path: str | Path, select: str) -> list[tuple[str, ArchSpec, DataConfig]]:
-    """Front entries chosen by `all`, indices `0,2`, or arch_ids."""
+    def load_kwargs(self) -> dict[str, Any]:
+        return {**self.data.load_kwargs(), "test_limit": self.test_limit}
+
+
+def from_pareto(path: str | Path, select: str) -> list[Arch]:
+    """Front entries chosen by `all`, indices `0,2`, or arch_ids; named `front #i (warm-start tag)`."""
     path = Path(path)
     if not path.is_file():
         raise SpaceError(f"{path}: no such pareto file; run scripts/export_pareto.py --experiment DIR first")
     front = (yaml.safe_load(path.read_text()) or {}).get("front") or []
-    if select == "all":
-        chosen = front
-    else:
-        chosen = []
-        for token in select.split(","):
-            token = token.strip()
-            hits = [front[int(token)]] if token.isdigit() and int(token) < len(front) else \
-                [e for e in front if e["arch_id"] == token]
-            if not hits:
-                raise SpaceError(f"{path}: --select {token!r} matches no front entry "
-                                 f"(indices 0..{len(front) - 1}, or one of {[e['arch_id'] for e in front]})")
-            chosen += hits
-    return [(e["arch_id"], ArchSpec.from_dict(e["spec"], where=f"{path}: front {e['arch_id']}.spec"),
-             DataConfig(**e["data"])) for e in chosen]
+    chosen = list(range(len(front))) if select == "all" else [i for t in select.split(",")
+                                                              for i in _select(front, t.strip(), path)]
+    return [_front_arch(front[i], i, path) for i in chosen]
 
 
-def from_preset(name: str, data: DataConfig) -> tuple[str, ArchSpec, DataConfig]:
-    return name, get_spec(name, **dataset_overrides(data, {})), data
+def _select(front: list[dict], token: str, path: Path) -> list[int]:
+    hits = [int(token)] if token.isdigit() and int(token) < len(front) else \
+        [i for i, e in enumerate(front) if e["arch_id"] == token]
+    if not hits:
+        raise SpaceError(f"{path}: --select {token!r} matches no front entry "
+                         f"(indices 0..{len(front) - 1}, or one of {[e['arch_id'] for e in front]})")
+    return hits
 
 
-def make_jobs(archs: list[tuple[str, ArchSpec, DataConfig]], recipe: Recipe, seeds: int, out: Path) -> list[Job]:
-    return [Job(name, spec, data, dataclasses.replace(recipe, seed=recipe.seed + k), out / name / f"seed-{recipe.seed + k}")
-            for name, spec, data in archs for k in range(seeds)]
+def _front_arch(entry: dict, index: int, path: Path) -> Arch:
+    tag = f" ({entry['warm_start']})" if entry.get("warm_start") else ""
+    spec = ArchSpec.from_dict(entry["spec"], where=f"{path}: front {entry['arch_id']}.spec")
+    return Arch(f"front #{index}{tag}", entry["arch_id"], spec, DataConfig(**entry["data"]))
 
 
-def run_job(job: Job, resume: bool, log: Callable[[str], None] = print) -> dict[str, Any]:
+def from_preset(name: str, data: DataConfig) -> Arch:
+    return Arch(name, name, get_spec(name, **dataset_overrides(data, {})), data)
+
+
+def from_file(path: str | Path, data: DataConfig) -> Arch:
+    return Arch(Path(path).stem, Path(path).stem, ArchSpec.load(path), data)
+
+
+def make_jobs(archs: list[Arch], recipe: Recipe, seeds: int, out: Path, test_limit: int | None = None) -> list[Job]:
+    return [Job(a.name, a.spec, a.data, dataclasses.replace(recipe, seed=recipe.seed + k),
+                out / a.key / f"seed-{recipe.seed + k}", test_limit)
+            for a in archs for k in range(seeds)]
+
+
+def load_bundles(jobs: list[Job]) -> dict[DataKey, Any]:
+    """Each distinct dataset of the jobs, loaded once: jobs that share data share the bundle."""
+    from sharesnet.data import load_data
+
+    bundles: dict[DataKey, Any] = {}
+    for job in jobs:
+        if job.data_key not in bundles:
+            bundles[job.data_key] = load_data(**job.load_kwargs())
+    return bundles
+
+
+def describe_data(key: DataKey, bundle, searched: set[int | None]) -> str:
+    """One line: what the jobs on this data train and test on, and any limit that shapes it."""
+    data, test_limit = key
+    n_train, n_val, n_test = len(bundle.train), len(bundle.val), len(bundle.test)
+    notes = [f"limit {data.limit:,} on train and on val" if data.limit else "no limit"]
+    if test_limit:
+        notes.append(f"test capped at {test_limit:,}: a smoke check, not the test accuracy to report")
+    notes += [f"the search used limit {s:,}, pass --limit {s} to keep it" for s in sorted(searched - {None})
+              if s != data.limit]
+    where = f" ({data.data_dir})" if data.data_dir else ""
+    return (f"[final] data: {data.dataset}{where}: trains on {n_train:,} train + {n_val:,} val = "
+            f"{n_train + n_val:,} images, tests on {n_test:,} ({'; '.join(notes)})")
+
+
+def run_job(job: Job, resume: bool, log: Callable[[str], None] = print, *, device: str | None = None,
+            bundle=None) -> dict[str, Any]:
     """Train one job on train+val and evaluate it on test; reuse a finished result on resume."""
     from sharesnet.data import load_data
     from sharesnet.train import train
 
     done = job.folder / "result.json"
-    if done.is_file() and resume:
+    if done.is_file() and resume:  # final_folders.check_folders has compared it with this job
         log(f"[final] {job.label}: already finished, reusing {done}")
         return json.loads(done.read_text())
-    if (job.folder / "last.pt").exists() and not resume:
-        raise SpaceError(f"{job.folder}: a checkpoint is already there; pass --resume to continue it, "
-                         f"or choose another --out")
     job.folder.mkdir(parents=True, exist_ok=True)
-    data = load_data(**job.data.load_kwargs())
-    bar = _Progress(job.label, job.recipe.epochs, log)
-    result = train(job.spec, job.recipe, data, checkpoint_dir=job.folder, train_on="train+val",
-                   evaluate_test=True, log=bar)
+    data = bundle if bundle is not None else load_data(**job.load_kwargs())
+    result = train(job.spec, job.recipe, data, checkpoint_dir=job.folder, device=device, train_on="train+val",
+                   evaluate_test=True, log=_Progress(job.label, job.recipe.epochs, log))
     model = build_model(job.spec)
-    row = {"name": job.name, "arch_id": job.spec.arch_id, "seed": job.recipe.seed,
-           "test_acc": result.test_acc, "params": count_params(model),
-           "flops": count_flops(model, job.data.input_size), "checkpoint_bytes": checkpoint_bytes(model),
-           "epochs": result.epochs_run, "wall_time_s": result.wall_time_s, "images_per_s": result.images_per_s,
-           "precision": result.precision, "device": result.device,
-           "checkpoint": str(job.folder / "last.pt"), "spec": job.spec.to_dict(), "recipe": job.recipe.to_dict(),
-           "data": dataclasses.asdict(job.data), "split_seed": job.data.split_seed}
-    atomic_write(job.folder / "metrics.csv", _csv(result.history))
+    row = {"name": job.name, "arch_id": job.spec.arch_id, "seed": job.recipe.seed, "test_acc": result.test_acc,
+           "params": count_params(model),
+           # FLOPs at the size the job trained on: the loaded images, not a configured default.
+           "flops": count_flops(model, (data.in_channels, *data.image_size)),
+           "checkpoint_bytes": checkpoint_bytes(model), "epochs": result.epochs_run,
+           "wall_time_s": result.wall_time_s, "images_per_s": result.images_per_s, "precision": result.precision,
+           "device": result.device, "train_images": len(data.train) + len(data.val), "test_images": len(data.test),
+           "test_limit": job.test_limit, "checkpoint": str(job.folder / "last.pt"), "spec": job.spec.to_dict(),
+           "recipe": job.recipe.to_dict(), "data": dataclasses.asdict(job.data), "split_seed": job.data.split_seed}
+    atomic_write(job.folder / "metrics.csv", csv_text(result.history))
     atomic_write(done, json.dumps(row, indent=1))
     log(f"[final] {job.label}: test accuracy {result.test_acc:.4f} ({result.epochs_run} epochs, "
         f"{result.wall_time_s:.0f} s)")
     return row
 
 
-def run_all(jobs: list[Job], gpus: int, resume: bool, log: Callable[[str], None] = print) -> list[dict]:
+def run_all(jobs: list[Job], gpus: int, resume: bool, bundles: dict[DataKey, Any] | None = None,
+            log: Callable[[str], None] = print) -> list[dict]:
+    """Every job, one after another in this process (on its default device), or as Ray tasks with one GPU each."""
     if gpus <= 0:
-        return [run_job(j, resume, log) for j in jobs]
+        return [run_job(j, resume, log, bundle=(bundles or {}).get(j.data_key)) for j in jobs]
     import ray
 
     if not ray.is_initialized():
+        main = threading.current_thread() is threading.main_thread()
+        term = signal.getsignal(signal.SIGTERM)
         ray.init(num_gpus=gpus, include_dashboard=False, logging_level="ERROR")
-    task = ray.remote(num_gpus=1)(run_job)
-    return ray.get([task.remote(j, resume) for j in jobs])
+        if main:  # ray.init swaps in its own SIGTERM handler (sys.exit); keep the caller's
+            signal.signal(signal.SIGTERM, term)
+    task = ray.remote(num_gpus=1, max_retries=0)(_gpu_job)
+    refs = [task.remote(j, resume) for j in jobs]
+    try:
+        return ray.get(refs)
+    except BaseException:  # Ctrl-C, SIGTERM or a failed job: stop the rest; each keeps its last epoch
+        for ref in refs:
+            ray.cancel(ref, force=True)
+        raise
 
 
-def summarise(rows: list[dict], out: Path) -> str:
-    """final_results.csv (one row per job) and a Markdown table (mean +- std over seeds)."""
-    atomic_write(out / "final_results.csv", _csv([{k: v for k, v in r.items() if k not in ("spec", "recipe", "data")}
-                                                 for r in rows]))
-    lines = ["| architecture | arch_id | params | FLOPs (fvcore, 1 MAC = 1 flop) | checkpoint (MB) | "
-             "test accuracy (mean ± std) | seeds | wall time (s) |", "|---|---|---:|---:|---:|---:|---:|---:|"]
-    for name in dict.fromkeys(r["name"] for r in rows):
-        rs = [r for r in rows if r["name"] == name]
-        accs = [r["test_acc"] for r in rs]
-        std = statistics.stdev(accs) if len(accs) > 1 else 0.0
-        lines.append(f"| {name} | `{rs[0]['arch_id']}` | {rs[0]['params']:,} | {rs[0]['flops']:,} | "
-                     f"{rs[0]['checkpoint_bytes'] / 2**20:.2f} | {statistics.mean(accs):.4f} ± {std:.4f} | "
-                     f"{len(rs)} | {sum(r['wall_time_s'] for r in rs):.0f} |")
-    table = "\n".join(lines)
-    atomic_write(out / "final_results.md", table + "\n")
-    return table
+def _gpu_job(job: Job, resume: bool) -> dict[str, Any]:
+    """A Ray task holding one GPU: it trains there, never quietly on the CPU."""
+    import torch
 
-
-def _csv(rows: list[dict]) -> str:
-    buf = io.StringIO()
-    if rows:
-        w = csv.DictWriter(buf, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-    return buf.getvalue()
+    if not torch.cuda.is_available():
+        seen = os.environ.get("CUDA_VISIBLE_DEVICES")
+        raise RuntimeError(f"{job.label}: Ray gave this task a GPU, but torch sees no CUDA device in it "
+                           f"(CUDA_VISIBLE_DEVICES={seen!r}); refusing to train on the CPU")
+    return run_job(job, resume, device="cuda")
 
 
 class _Progress:
-    """One bar line per epoch: `[name seed 0] [#####-----] epoch 5/10 ...`."""
+    """One bar line per epoch, with the job's ETA: `[name seed 0] [#####-----] epoch 5/10 ... ETA 1m20s`."""
 
     def __init__(self, label: str, epochs: int, log: Callable[[str], None]):
-        self.label, self.epochs, self.log, self.done = label, epochs, log, 0
+        self.label, self.epochs, self.log = label, epochs, log
+        self.done, self.first, self.start = 0, None, time.perf_counter()
 
     def __call__(self, line: str) -> None:
+        eta = ""
         if line.startswith("epoch "):
             self.done = int(line.split()[1].split("/")[0])
+            self.first = self.done - 1 if self.first is None else self.first  # a resumed job starts later
+            # Per-epoch time measured in this process (model set-up included), over what is left.
+            per_epoch = (time.perf_counter() - self.start) / max(1, self.done - self.first)
+            left = self.epochs - self.done
+            eta = f" ETA {_duration(per_epoch * left)}" if left else " done"
         filled = round(20 * self.done / max(1, self.epochs))
-        self.log(f"[final] {self.label} [{'#' * filled}{'-' * (20 - filled)}] {line}")
+        self.log(f"[final] {self.label} [{'#' * filled}{'-' * (20 - filled)}] {line}{eta}")
+
+
+def _duration(seconds: float) -> str:
+    s = round(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{s % 3600 // 60:02d}m"

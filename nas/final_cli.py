@@ -1,66 +1,178 @@
-"""The final-retraining command line: parse, build jobs, train, summarise."""
+"""The final-retraining command line: parse, build jobs, train, summarise; never claim success it did not have."""
 from __future__ import annotations
 
+import dataclasses
+import signal
 import sys
 from pathlib import Path
 
-from nas.cliargs import KNOWN_ERRORS, Parser
+from nas.cliargs import KNOWN_ERRORS, Parser, fail, fraction, integer, interrupts_raise, resume_command
+
+SCRIPT = "scripts/train_final.py"
+SMOKE = {"dataset": "digits", "epochs": 5, "seeds": 1, "limit": 1000, "test_limit": 1000}  # a CPU check
 
 
 def final_main(argv: list[str], doc: str) -> int:
+    ap = _parser(doc)
+    args = ap.parse_args(argv)
+    if not (args.pareto or args.arch or args.preset):
+        ap.error("nothing to train: give --pareto, --arch or --preset")
+    with interrupts_raise():
+        try:
+            return _final(args, argv)
+        except KNOWN_ERRORS + (ValueError,) as e:
+            return fail(str(e))
+        except KeyboardInterrupt as e:  # before any job was planned: nothing to save
+            print("[final] interrupted before training started; nothing was saved", file=sys.stderr)
+            return getattr(e, "exit_code", 130)
+
+
+def _parser(doc: str) -> Parser:
     ap = Parser(doc)
     src = ap.add_argument_group("what to train (combine freely)")
     src.add_argument("--pareto", help="pareto.yaml written by a search")
     src.add_argument("--select", default="all", help="with --pareto: all | indices 0,2 | arch_ids")
     src.add_argument("--arch", action="append", default=[], help="a spec YAML/JSON file (repeatable)")
     src.add_argument("--preset", action="append", default=[], help="a model preset, e.g. sharesnet164 (repeatable)")
-    data = ap.add_argument_group("data (pareto entries carry their own unless --dataset is given)")
-    data.add_argument("--dataset", help="digits | cifar10 | cifar100 | imagefolder (default cifar10; smoke: digits)")
+    data = ap.add_argument_group("data (pareto entries keep their dataset unless --dataset is given; "
+                                 "the search's limit is never kept unless --limit says so)")
+    data.add_argument("--dataset", help="digits | cifar10 | cifar100 | imagefolder (default: cifar10; smoke: digits)")
     data.add_argument("--data-dir", help="where the dataset lives")
-    data.add_argument("--split-seed", type=int, default=0)
-    data.add_argument("--val-fraction", type=float, default=0.1)
+    data.add_argument("--split-seed", type=integer(0), help="seed of the train/val split (default: 0, or the search's)")
+    data.add_argument("--val-fraction", type=fraction, help="share of the training data held out as val; "
+                                                            "retraining trains on both (default: 0.1, or the search's)")
+    data.add_argument("--limit", type=integer(1), help="cap train and val at N images each (default: none, the "
+                                                       "full dataset; smoke: 1000)")
+    data.add_argument("--test-limit", type=integer(1), help="cap the test split at N images: smoke checks only "
+                                                            "(default: none; smoke: 1000)")
     ap.add_argument("--recipe", default="wrn", help="a named recipe (wrn, he2016, fast) or a recipe YAML file")
-    ap.add_argument("--epochs", type=int, help="override the recipe's epochs")
-    ap.add_argument("--batch-size", type=int, help="override the recipe's batch size")
-    ap.add_argument("--seeds", type=int, default=1, help="runs per architecture (seeds recipe.seed, +1, ...)")
-    ap.add_argument("--out", default="results/final", help="output folder")
+    ap.add_argument("--epochs", type=integer(1), help="train this many epochs; multistep milestones scale with "
+                                                      "the run (default: the recipe's; smoke: 5)")
+    ap.add_argument("--batch-size", type=integer(1), help="override the recipe's batch size (the lr scales with it)")
+    ap.add_argument("--seeds", type=integer(1), help="runs per architecture: seeds recipe.seed, +1, ... (default: 1)")
+    ap.add_argument("--out", default="results/final", help="output folder; its tables gather every run made there")
     ap.add_argument("--resume", action="store_true", help="continue interrupted jobs, reuse finished ones")
-    ap.add_argument("--gpus", type=int, default=0, help="run jobs in parallel, one GPU each (through Ray)")
-    ap.add_argument("--smoke", action="store_true", help="5 epochs, 1 seed, 1000 images, digits unless --dataset: a CPU check")
-    args = ap.parse_args(argv)
-    if not (args.pareto or args.arch or args.preset):
-        ap.error("nothing to train: give --pareto, --arch or --preset")
-    try:
-        return _final(args)
-    except KNOWN_ERRORS + (ValueError,) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    ap.add_argument("--gpus", type=integer(0), default=0, help="run jobs in parallel as Ray tasks, one GPU each "
+                                                              "(0: one after another in this process)")
+    ap.add_argument("--smoke", action="store_true", help="5 epochs, 1 seed, limit and test limit 1000, digits unless "
+                                                         "--dataset: a CPU check (flags given still win)")
+    return ap
 
 
-def _final(args) -> int:
-    import dataclasses
-
-    from nas.final import from_pareto, from_preset, make_jobs, run_all, summarise
-    from nas.space import DataConfig
-    from sharesnet.spec import ArchSpec
-    from sharesnet.train import Recipe, get_recipe, list_recipes
+def _final(args, argv: list[str]) -> int:
+    from nas.final import make_jobs
+    from nas.final_folders import check_folders
+    from sharesnet.train.presets import resolve_recipe
 
     if args.smoke:
-        args.dataset, args.epochs, args.seeds = args.dataset or "digits", 5, 1
-    data = DataConfig(dataset=args.dataset or "cifar10", data_dir=args.data_dir, val_fraction=args.val_fraction,
-                      split_seed=args.split_seed, limit=1000 if args.smoke else None)
-    archs = []
-    if args.pareto:
-        archs += [(n, s, data if args.dataset else d) for n, s, d in from_pareto(args.pareto, args.select)]
-    archs += [(Path(a).stem, ArchSpec.load(a), data) for a in args.arch]
-    archs += [from_preset(p, data) for p in args.preset]
-    recipe = get_recipe(args.recipe) if args.recipe in list_recipes() else Recipe.load(args.recipe)
-    over = {k: v for k, v in (("epochs", args.epochs), ("batch_size", args.batch_size)) if v}
-    recipe = dataclasses.replace(recipe, **over) if over else recipe
+        for key, value in SMOKE.items():
+            setattr(args, key, value if getattr(args, key) is None else getattr(args, key))
+    _check_gpus(args.gpus)
+    archs, searched = _archs(args)
+    recipe = resolve_recipe(args.recipe)
+    recipe = recipe.with_epochs(args.epochs) if args.epochs is not None else recipe
+    recipe = dataclasses.replace(recipe, batch_size=args.batch_size) if args.batch_size is not None else recipe
     out = Path(args.out)
-    jobs = make_jobs(archs, recipe, args.seeds, out)
-    print(f"[final] {len(jobs)} job(s): {len(archs)} architecture(s) x {args.seeds} seed(s), recipe "
-          f"{recipe.name or args.recipe} ({recipe.epochs} epochs); output in {out}")
-    rows = run_all(jobs, args.gpus, args.resume)
-    print(summarise(rows, out))
+    jobs = make_jobs(archs, recipe, args.seeds or 1, out, args.test_limit)
+    check_folders(jobs, args.resume)
+    print(f"[final] {len(jobs)} job(s): {len(archs)} architecture(s) x {args.seeds or 1} seed(s); recipe "
+          f"{recipe.name or args.recipe}: {_schedule(recipe)}; {_where(args.gpus)}; output in {out}")
+    try:
+        _train(jobs, args, searched)
+    except KeyboardInterrupt as e:
+        return _interrupted(jobs, e, argv, out)
+    from nas.final_results import summarise
+
+    table = summarise(out)
+    print(table)
+    print(f"[final] done: {len(jobs)} job(s) finished; {out / 'final_results.md'} lists every run made in {out} "
+          f"({len(table.splitlines()) - 2} row(s))")
     return 0
+
+
+def _archs(args) -> tuple[list, dict]:
+    """The architectures with the data each retrains on, and the limits their searches used."""
+    from nas.final import from_file, from_pareto, from_preset
+    from nas.space import DataConfig
+
+    given = {k: v for k, v in (("data_dir", args.data_dir), ("split_seed", args.split_seed),
+                               ("val_fraction", args.val_fraction)) if v is not None}
+    data = DataConfig(dataset=args.dataset or "cifar10", limit=args.limit, **given)
+    archs, searched = [], {}
+    for a in from_pareto(args.pareto, args.select) if args.pareto else []:
+        # A search's limit made its trials cheap; the final number must not inherit it unasked.
+        final = data if args.dataset else dataclasses.replace(a.data, limit=args.limit, **given)
+        if final.dataset == a.data.dataset:
+            searched.setdefault(final, set()).add(a.data.limit)
+        archs.append(dataclasses.replace(a, data=final))
+    archs += [from_file(p, data) for p in args.arch]
+    archs += [from_preset(p, data) for p in args.preset]
+    return archs, searched
+
+
+def _train(jobs: list, args, searched: dict) -> None:
+    from nas.final import describe_data, load_bundles, run_all
+
+    bundles = load_bundles(jobs)
+    for key, bundle in bundles.items():
+        print(describe_data(key, bundle, searched.get(key[0], set())))
+    # Ray tasks load their own copy on their GPU; this process's copy served the lines above.
+    run_all(jobs, args.gpus, args.resume, bundles if args.gpus == 0 else None)
+
+
+def _check_gpus(gpus: int) -> None:
+    """--gpus N must be GPUs torch can see here: never a silent fall-back to the CPU."""
+    if gpus:
+        import torch
+
+        from nas.resources import Resources, check_local
+
+        check_local(Resources(gpus=gpus), torch.cuda.device_count())
+
+
+def _where(gpus: int) -> str:
+    if gpus:
+        return f"{gpus} job(s) at a time, one GPU each (Ray)"
+    import torch
+
+    return f"one job after another on {'cuda' if torch.cuda.is_available() else 'the CPU'}"
+
+
+def _schedule(recipe) -> str:
+    text = f"{recipe.epochs} epochs, batch {recipe.batch_size}, "
+    if recipe.schedule == "multistep":
+        at = [m * recipe.epochs if m < 1 else m for m in recipe.milestones]
+        return text + f"lr x{recipe.gamma:g} at epochs {', '.join(f'{e:g}' for e in at) or 'none'}"
+    warm = f" after {recipe.warmup_epochs:g} warm-up epoch(s)" if recipe.warmup_epochs else ""
+    return text + f"cosine lr{warm}"
+
+
+def _interrupted(jobs: list, e: KeyboardInterrupt, argv: list[str], out: Path) -> int:
+    """Say what is saved and how to go on; rebuild the tables for what finished; exit 130 or 143."""
+    from nas.final_results import summarise
+
+    signum = getattr(e, "signum", signal.SIGINT)
+    finished = [j for j in jobs if (j.folder / "result.json").is_file()]
+    cut = [(j, _saved_epoch(j.folder / "last.pt")) for j in jobs
+           if j not in finished and (j.folder / "last.pt").is_file()]
+    untouched = len(jobs) - len(finished) - len(cut)
+    err = sys.stderr
+    print(f"\n[final] INTERRUPTED by {signal.Signals(signum).name}: {len(finished)} of {len(jobs)} job(s) finished "
+          f"(each keeps its result.json); {len(cut)} cut off; {untouched} not started", file=err)
+    for job, epoch in cut:
+        print(f"[final] {job.label}: cut off; {job.folder / 'last.pt'} keeps epoch {epoch} of {job.recipe.epochs}",
+              file=err)
+    if finished:
+        print(summarise(out))
+        print(f"[final] {out / 'final_results.md'} and .csv list the finished jobs", file=err)
+    print(f"[final] continue with:\n  {resume_command(argv, SCRIPT)}", file=err)
+    return getattr(e, "exit_code", 130)
+
+
+def _saved_epoch(path: Path) -> int | str:
+    from sharesnet.train.checkpoint import read
+
+    try:
+        return int(read(path)["epoch"])
+    except Exception:  # noqa: BLE001 - the report must not fail on a file it only describes
+        return "?"

@@ -1,10 +1,13 @@
-"""The search command line: parse, run the search, export, report."""
+"""The search command line: parse, run the search, export, report; never claim success it did not have."""
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
-from nas.cliargs import KNOWN_ERRORS, Parser
+from nas.cliargs import EXIT_INTERRUPTED, KNOWN_ERRORS, Parser, fail, integer, number, resume_command
+
+SCRIPT = "scripts/search.py"
 
 
 def search_main(argv: list[str], doc: str) -> int:
@@ -13,38 +16,60 @@ def search_main(argv: list[str], doc: str) -> int:
     ap.add_argument("--out", default="experiments", help="parent folder of experiment folders")
     ap.add_argument("--name", help="experiment folder name (default: the space's name)")
     ap.add_argument("--resume", action="store_true", help="continue an interrupted search in the same folder")
-    ap.add_argument("--gpus", type=float, default=0, help="GPUs of this machine to use (0 = CPU)")
-    ap.add_argument("--gpus-per-trial", type=float, help="GPUs per trial; fractions share a GPU (default 1 "
-                                                          "when --gpus > 0)")
-    ap.add_argument("--cpus-per-trial", type=float, default=1, help="CPU cores per trial (torch threads)")
+    ap.add_argument("--gpus", type=integer(0), default=0, help="GPUs of this machine to use (0 = CPU)")
+    ap.add_argument("--gpus-per-trial", type=number(0), help="GPUs per trial; fractions below 1 share a GPU "
+                                                             "(default: 1 when --gpus > 0, else 0)")
+    ap.add_argument("--cpus-per-trial", type=number(0, strict=True), default=1,
+                    help="CPU cores per trial (also torch's thread count)")
     ap.add_argument("--address", help="join a Ray cluster: 'auto' or HOST:PORT (see README, multi-node)")
-    ap.add_argument("--max-concurrent", type=int, help="cap on trials running at once")
-    ap.add_argument("--trials", type=int, help="override the space's number of trainings")
+    ap.add_argument("--max-concurrent", type=integer(1), help="cap on trials running at once (default: no cap)")
+    ap.add_argument("--trials", type=integer(1), help="override the space's number of trainings")
     args = ap.parse_args(argv)
-    try:
-        return _search(args)
-    except KNOWN_ERRORS as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    from nas.resources import ResourceError
+    from nas.stop import StopRequest
+
+    with StopRequest(print) as stop:
+        try:
+            return _search(args, argv, stop)
+        except KNOWN_ERRORS + (ResourceError,) as e:
+            return fail(str(e))
+        except KeyboardInterrupt:  # a second Ctrl-C: out at once, but still say how to go on
+            print(f"[search] stopped at once. Finished results are in the journal; continue with:\n"
+                  f"  {resume_command(argv, SCRIPT)}", file=sys.stderr)
+            return EXIT_INTERRUPTED[stop.signum or 2]
 
 
-def _search(args) -> int:
-    import dataclasses
-
-    from nas.driver import Resources, run_search
+def _search(args, argv: list[str], stop) -> int:
+    from nas.driver import run_search
+    from nas.export import export_experiment, next_steps
+    from nas.resources import Resources, default_gpus_per_trial
     from nas.space import load_space
 
     space = load_space(args.space)
-    if args.trials:
+    if args.trials is not None:
         space = dataclasses.replace(space, trials=args.trials)
-    gpt = args.gpus_per_trial if args.gpus_per_trial is not None else (1 if args.gpus else 0)
-    res = Resources(gpus=args.gpus, gpus_per_trial=gpt, cpus_per_trial=args.cpus_per_trial, address=args.address,
-                    max_concurrent=args.max_concurrent)
+    res = Resources(gpus=args.gpus, gpus_per_trial=default_gpus_per_trial(args.gpus, args.gpus_per_trial),
+                    cpus_per_trial=args.cpus_per_trial, address=args.address, max_concurrent=args.max_concurrent)
     exp_dir = Path(args.out) / (args.name or space.name)
-    summary = run_search(space, exp_dir, res, resume=args.resume)
-    from nas.export import export_experiment
-
-    export_experiment(exp_dir, log=print)
-    print(f"[search] done in {summary['wall_time_s']:.1f} s: {summary['trained']} trained; "
-          f"results in {exp_dir}")
+    summary = run_search(space, exp_dir, res, resume=args.resume, stop=stop)
+    interrupted = summary["interrupted"] is not None
+    if (exp_dir / "trials.jsonl").is_file():  # there is something to export
+        export_experiment(exp_dir, log=print)
+        print(next_steps(exp_dir, interrupted=interrupted))
+    if interrupted:
+        print(_interrupted_report(summary, exp_dir, resume_command(argv, SCRIPT)))
+        return EXIT_INTERRUPTED[summary["interrupted"]]
+    short = summary["trained"] < summary["target"]
+    print(f"[search] done in {summary['wall_time_s']:.1f} s: {summary['trained']} of {summary['target']} trainings"
+          + (" (the space ran out of new architectures)" if short else "") + f"; results in {exp_dir}")
     return 0
+
+
+def _interrupted_report(summary: dict, exp_dir: Path, command: str) -> str:
+    cut = summary["cut_off"]
+    kept = ", ".join(f"{r['arch_id']} (epoch {r['checkpoint_epoch'] or 0})" for r in cut)
+    lines = [f"[search] INTERRUPTED after {summary['wall_time_s']:.1f} s: {summary['trained']} of {summary['target']} "
+             f"trainings finished" + (f"; {len(cut)} cut off, checkpoints kept: {kept}" if cut else ""),
+             f"[search] saved in {exp_dir}: trials.jsonl, optuna.db, checkpoints/; the front above is partial",
+             f"[search] continue with:\n  {command}"]
+    return "\n".join(lines)

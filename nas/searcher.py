@@ -9,6 +9,7 @@ journal, so Ray's own searcher checkpoint is not used.
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Callable
 
 import optuna
@@ -23,16 +24,21 @@ from nas.samplers import make_sampler
 from nas.sampling import decode
 from nas.space import SearchSpace
 from sharesnet.spec import SpecError
+from sharesnet.train.checkpoint import saved_epoch
 
 STUDY_NAME = "sharesnet-nas"
+RESULT_KEYS = ("val_acc", "val_acc_best", "epoch", "wall_time_s", "train_time_s", "precision", "device", "node",
+               "resumed_at_epoch")  # what a trial's final report carries into the journal
 MAX_SKIPS = 200  # consecutive untrainable candidates before the space counts as exhausted
 
 
 class ShareSearch(OptunaSearch):
     def __init__(self, space: SearchSpace, journal: Journal, storage: optuna.storages.BaseStorage,
-                 trial_config: Callable[[Candidate], dict], log: Callable[[str], None] = print):
+                 trial_config: Callable[[Candidate], dict], log: Callable[[str], None] = print,
+                 stopping: Callable[[], bool] = lambda: False):
         self.space, self.journal, self.log = space, journal, log
         self._trial_config = trial_config
+        self._stopping = stopping  # a stop was requested: trials that end now were cut off
         self._cands: dict[str, Candidate] = {}  # Ray trial id -> candidate in training
         self._running: dict[str, str] = {}  # key -> Ray trial id
         self._waiting: dict[str, list[tuple[Any, Candidate]]] = {}  # key -> duplicates waiting on it
@@ -85,11 +91,12 @@ class ShareSearch(OptunaSearch):
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         if trial_id not in self._cands:  # not ours (or already told): nothing to record
             return
+        if error and self._stopping():  # killed by the stop, not by a fault: left for --resume
+            return
         ot_trial, cand = self._ot_trials.pop(trial_id), self._cands.pop(trial_id)
         self._running.pop(cand.key, None)
         status, reason = classify(result, error, self.space.recipe.epochs)
-        metrics = {k: (result or {}).get(k) for k in ("val_acc", "val_acc_best", "epoch", "wall_time_s",
-                                                        "train_time_s", "precision", "device")}
+        metrics = {k: (result or {}).get(k) for k in RESULT_KEYS}
         row = self._tell(ot_trial, cand, status, metrics, reason=reason, trial_id=trial_id)
         if status in FINAL:
             self._done[cand.key] = row
@@ -105,6 +112,8 @@ class ShareSearch(OptunaSearch):
                "train_time_s": metrics.get("train_time_s"), "reason": reason, "reused_from": reused_from,
                "warm_start": ot_trial.user_attrs.get("warm_start"),
                "precision": metrics.get("precision"), "device": metrics.get("device"),
+               "node": metrics.get("node"), "resumed_at_epoch": metrics.get("resumed_at_epoch"),
+               "continues": ot_trial.user_attrs.get("continues"),
                "sharing": cand.spec.sharing_summary(), "spec": cand.spec.to_dict()}
         if reused_from:
             row["train_time_s"] = 0.0  # reuse costs no training
@@ -130,6 +139,27 @@ class ShareSearch(OptunaSearch):
                  f"{sum(1 for r in j.rows if r.get('reused_from'))} reused, {j.count('rejected')} rejected | "
                  f"front {front} | {row['arch_id']} {row['status']}{' (reused)' if row.get('reused_from') else ''} "
                  f"{detail}params={row['params']:,} flops={row['flops']:,}{extra}")
+
+    def record_cut_off(self) -> list[dict]:
+        """After a stop: journal every training still in flight as `interrupted` and leave its
+        Optuna trial RUNNING, so that --resume enqueues it again and it continues from its
+        last checkpoint. Duplicates waiting on it are settled the same way on resume."""
+        rows = []
+        for trial_id, cand in list(self._cands.items()):
+            ot_trial = self._ot_trials.pop(trial_id)
+            del self._cands[trial_id]
+            self._running.pop(cand.key, None)
+            epoch = saved_epoch(Path(self._trial_config(cand)["checkpoint_dir"]) / "last.pt")
+            kept = f"its checkpoint after epoch {epoch} is kept" if epoch else "no checkpoint was saved yet"
+            row = {"trial_id": trial_id, "number": ot_trial.number, "key": cand.key, "arch_id": cand.arch_id,
+                   "status": "interrupted", "checkpoint_epoch": epoch, "params": cand.params, "flops": cand.flops,
+                   "reason": f"cut off by the stop; {kept}; --resume trains it to the end",
+                   "warm_start": ot_trial.user_attrs.get("warm_start"), "sharing": cand.spec.sharing_summary(),
+                   "spec": cand.spec.to_dict()}
+            self.journal.add(row)
+            rows.append(row)
+        self._waiting.clear()
+        return rows
 
     def front_size(self) -> int:
         rows = self.journal.candidates()

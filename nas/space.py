@@ -15,12 +15,13 @@ from typing import Any
 import yaml
 
 from nas.schema import Problems, SpaceError, is_int
+from sharesnet.data.imagefolder import image_channels
 from sharesnet.registry import get_spec, list_models
 from sharesnet.spec import CONV_POSITIONS, ArchSpec, SpecError
 from sharesnet.train import Recipe, RecipeError, get_recipe, list_recipes
 
-DATASETS = {  # name -> (in_channels, num_classes, image side)
-    "digits": (1, 10, 8), "cifar10": (3, 10, 32), "cifar100": (3, 100, 32), "imagefolder": (3, None, 32)}
+DATASETS = {  # name -> (in_channels, num_classes, image side); imagefolder: read from the folder
+    "digits": (1, 10, 8), "cifar10": (3, 10, 32), "cifar100": (3, 100, 32), "imagefolder": (3, None, None)}
 PATTERNS = ("none", "stage", "ranges", "sequence", "cycle")
 OBJECTIVES = {"val_acc": "max", "params": "min", "flops": "min"}
 SAMPLERS = ("nsga2", "nsga3", "tpe", "random", "qmc", "gp")
@@ -40,12 +41,21 @@ class DataConfig:
     val_fraction: float = 0.1
     split_seed: int = 0
     limit: int | None = None  # cap on training images, for smoke runs
-    image_size: int = 32  # imagefolder only: image side (streamed folders are cropped to it; FLOPs use it)
+    # The side trained on, which FLOPs are counted at. Fixed for digits (8) and cifar (32).
+    # imagefolder: None = the images' own size (one-size folders held in memory), filled in
+    # by nas.datacheck.check_data; a streamed folder needs it: the side of its square crops.
+    image_size: int | None = None
 
     @property
     def input_size(self) -> tuple[int, int, int]:
+        """(C, H, W) the model sees; imagefolder channels come from its first train image (3 if unreadable)."""
         channels, _, side = DATASETS[self.dataset]
-        return (channels, side or self.image_size, side or self.image_size)
+        if self.dataset == "imagefolder":
+            channels, side = image_channels(self.data_dir) or channels, self.image_size
+        if side is None:
+            raise SpaceError("data.image_size is null (the images' own size) and not resolved yet: "
+                             "nas.datacheck.check_data(space, log) reads it from the images")
+        return (channels, side, side)
 
     def load_kwargs(self) -> dict[str, Any]:
         extra = {"image_size": self.image_size} if self.dataset == "imagefolder" else {}
@@ -181,9 +191,21 @@ def _data(pb: Problems, d: Any) -> DataConfig:
         limit = pb.check(limit, "data.limit", lambda v: is_int(v) and v > 0, "a positive integer or null")
     if dataset == "imagefolder" and not d.get("data_dir"):
         pb.add("data.data_dir", "imagefolder needs data_dir: a folder holding train/ and test/ (or val/)")
-    size = pb.check(d.get("image_size", 32), "data.image_size", lambda v: is_int(v) and v > 0, "a positive integer")
     return dataclasses.replace(out, dataset=dataset or "digits", data_dir=d.get("data_dir"),
-                               val_fraction=val or 0.1, split_seed=seed or 0, limit=limit, image_size=size or 32)
+                               val_fraction=val or 0.1, split_seed=seed or 0, limit=limit,
+                               image_size=_image_size(pb, d.get("image_size"), dataset))
+
+
+def _image_size(pb: Problems, v: Any, dataset: str | None) -> int | None:
+    """A fixed dataset's side (any other value is an error); imagefolder: as given, null allowed."""
+    side = DATASETS[dataset][2] if dataset else None
+    if v is not None and pb.check(v, "data.image_size", lambda x: is_int(x) and x > 0,
+                                  "a positive integer or null") is None:
+        return side
+    if side is not None and v not in (None, side):
+        pb.add("data.image_size", f"{dataset} images are {side}x{side}; leave image_size out "
+                                  f"(it is for imagefolder)")
+    return side if side is not None else v
 
 
 def _base(pb: Problems, b: Any, data: DataConfig) -> ArchSpec | None:
@@ -206,6 +228,7 @@ def dataset_overrides(data: DataConfig, overrides: dict) -> dict:
     if data.dataset == "imagefolder" and data.data_dir:
         train = Path(data.data_dir) / "train"
         classes = len([p for p in train.iterdir() if p.is_dir()]) if train.is_dir() else None
+        channels = image_channels(data.data_dir) or channels  # grayscale folders decode to 1 channel
     auto = {"in_channels": channels} | ({"num_classes": classes} if classes else {})
     return auto | dict(overrides)
 

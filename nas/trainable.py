@@ -2,14 +2,17 @@
 
 Reports every epoch (so ASHA can stop a trial), and never raises: a diverged,
 out-of-memory or buggy trial reports status "failed" with its reason, and the search
-goes on. Per-epoch checkpoints live under the experiment, keyed by arch and recipe, so
-a trial interrupted with the driver resumes from its last epoch.
+goes on. Checkpoints live under the experiment, keyed by arch and recipe, so a trial
+interrupted with the driver resumes from its last saved epoch. A trial trains on the
+device the driver chose for it ("cuda": the GPU Ray assigned; "cpu"), never on whatever
+happens to be visible.
 """
 from __future__ import annotations
 
 import dataclasses
 import functools
 import os
+import socket
 import time
 import traceback
 
@@ -23,9 +26,10 @@ from sharesnet.train import DivergedError, Recipe, train
 # Fault injection for tests and drills: "diverge:<arch_id>" trains that arch with a
 # learning rate so large that it really diverges.
 FAULT_ENV = "SHARESNET_NAS_FAULT"
-# Trials of tiny nets run many epochs a second; a save per epoch would cost more than a
-# lost minute of a trial that has to resume.
-CHECKPOINT_EVERY_S = 60.0
+# A trial saves after an epoch when the previous save cost at most this share of the time
+# since it: every epoch on real data (epochs of seconds or minutes, saves of milliseconds),
+# every few epochs for tiny nets whose epochs are as short as a save.
+CHECKPOINT_SHARE = 0.05
 
 
 def run_trial(config: dict) -> None:
@@ -33,7 +37,7 @@ def run_trial(config: dict) -> None:
     torch.set_num_threads(max(1, int(config.get("threads", 1))))
     spec = ArchSpec.from_dict(config["spec"])
     recipe = _inject_fault(Recipe.from_dict(config["recipe"]), spec.arch_id)
-    base = {"arch_id": spec.arch_id, "params": config["params"], "flops": config["flops"]}
+    base = {"arch_id": spec.arch_id, "params": config["params"], "flops": config["flops"], "node": _node()}
 
     def on_epoch(epoch: int, m: dict) -> None:
         # Per-epoch reports feed ASHA; without a scheduler they would only cost round trips.
@@ -43,9 +47,10 @@ def run_trial(config: dict) -> None:
                          "train_loss": m["train_loss"]})
 
     try:
+        device = _device(config.get("device", "cpu"))
         data = _load_data(tuple(sorted(config["data"].items())))
         result = train(spec, recipe, data, on_epoch=on_epoch, checkpoint_dir=config.get("checkpoint_dir"),
-                       checkpoint_every_s=CHECKPOINT_EVERY_S)
+                       device=device, max_checkpoint_share=CHECKPOINT_SHARE)
     except Exception as e:  # noqa: BLE001 - any failure is the trial's, not the search's
         traceback.print_exc()
         epoch = e.epoch if isinstance(e, DivergedError) else None
@@ -55,7 +60,27 @@ def run_trial(config: dict) -> None:
     tune.report({**base, "status": "ok", "epoch": result.epochs_run, "val_acc": result.val_acc_last,
                  "val_acc_best": result.val_acc_best, "train_time_s": result.train_time_s,
                  "precision": result.precision, "device": result.device,
-                 "wall_time_s": time.perf_counter() - start})
+                 "resumed_at_epoch": result.resumed_at_epoch, "wall_time_s": time.perf_counter() - start})
+
+
+def _device(wanted: str) -> str:
+    """The device the driver asked for; a GPU trial without a usable GPU fails, never falls back."""
+    if wanted == "cuda" and not torch.cuda.is_available():
+        from ray import get_gpu_ids
+
+        raise RuntimeError(f"Ray gave this trial GPU(s) {get_gpu_ids()} but torch sees no CUDA device "
+                           f"(CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES')!r}); not training on the CPU")
+    return wanted
+
+
+def _node() -> str:
+    """Where the trial ran, for the journal: host name and Ray node id."""
+    try:
+        from ray import get_runtime_context
+
+        return f"{socket.gethostname()}/{get_runtime_context().get_node_id()[:8]}"
+    except Exception:  # noqa: BLE001 - outside Ray (tests calling run_trial directly)
+        return socket.gethostname()
 
 
 @functools.lru_cache(maxsize=2)

@@ -7,12 +7,13 @@
 (3) Peak memory of each. Every measurement runs in a fresh process, so peaks are its own.
 
 Examples:
-  python scripts/bench_train.py                                # CIFAR-10 JPEGs at /tmp/cifar10
-  python scripts/bench_train.py --data-dir /data/cifar10 --model cifar_resnet56 --steps 50
+  python scripts/bench_train.py --data-dir DIR                 # DIR: CIFAR-10 JPEGs as DIR/train/<class>/*.jpg
+  python scripts/bench_train.py --data-dir DIR --model cifar_resnet56 --steps 50
   python scripts/bench_train.py --smoke                         # tiny synthetic run (CI)
 
-Data: an ImageFolder root with train/<class>/*.jpg (see /work/shared/data/README.md;
-extract outside the repository). The engine's one-off decode is timed separately.
+Data: an ImageFolder root with train/<class>/*.jpg, e.g. the CIFAR-10 JPEG archives
+extracted outside the repository (tar -xzf cifar10-jpeg-train.tar.gz -C DIR). The
+engine's one-off decode is timed separately.
 """
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
+from nas.cliargs import Parser, integer  # noqa: E402
 from sharesnet import get_spec  # noqa: E402
 from sharesnet.rules import paper_sharing  # noqa: E402
 
@@ -46,9 +48,9 @@ def main() -> None:
         args.data_dir = str(make_smoke_folder())
         args.steps, args.warmup, args.batch_size = 2, 1, 16
         args.model = args.model or "cifar_resnet20"
-    if not (Path(args.data_dir) / "train").is_dir():
-        sys.exit(f"bench_train: no ImageFolder at {args.data_dir}/train. Extract CIFAR-10 JPEGs first "
-                 "(see /work/shared/data/README.md), pass --data-dir, or run --smoke.")
+    if not args.data_dir or not (Path(args.data_dir) / "train").is_dir():
+        sys.exit(f"error: --data-dir: no ImageFolder at {args.data_dir or 'DIR'}/train; extract the CIFAR-10 JPEGs "
+                 "to a folder DIR (DIR/train/<class>/*.jpg) and pass --data-dir DIR, or run --smoke")
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     model = args.model or ("preact_resnet164" if device == "cuda" else "cifar_resnet56")
     shared = paper_sharing(get_spec(model))
@@ -69,17 +71,17 @@ def main() -> None:
 
 
 def parse_args() -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data-dir", default="/tmp/cifar10", help="ImageFolder root with train/<class>/*")
+    p = Parser(__doc__)
+    p.add_argument("--data-dir", help="ImageFolder root with train/<class>/* (required unless --smoke)")
     p.add_argument("--model", default=None, help="part (1) base net; default cifar_resnet56 on CPU, "
                    "preact_resnet164 (-> sharesnet164) on CUDA")
     p.add_argument("--compare-model", default="cifar_resnet20", help="part (2) net, paper-shared")
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--steps", type=int, default=30, help="timed steps")
-    p.add_argument("--warmup", type=int, default=5, help="untimed steps first")
-    p.add_argument("--repeats", type=int, default=2, help="alternating repeats of part (1); best kept")
-    p.add_argument("--workers", type=int, default=os.cpu_count(), help="reference DataLoader workers")
-    p.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch CPU threads")
+    p.add_argument("--batch-size", type=integer(1), default=128)
+    p.add_argument("--steps", type=integer(1), default=30, help="timed steps")
+    p.add_argument("--warmup", type=integer(0), default=5, help="untimed steps first")
+    p.add_argument("--repeats", type=integer(1), default=2, help="alternating repeats of part (1); best kept")
+    p.add_argument("--workers", type=integer(0), default=os.cpu_count(), help="reference DataLoader workers")
+    p.add_argument("--threads", type=integer(1), default=torch.get_num_threads(), help="torch CPU threads")
     p.add_argument("--device", default=None)
     p.add_argument("--smoke", action="store_true", help="tiny synthetic ImageFolder, 2 steps")
     return p.parse_args()

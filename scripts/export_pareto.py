@@ -2,7 +2,8 @@
 """Export the Pareto front of a finished, running or interrupted search.
 
 Writes DIR/pareto.yaml (each entry buildable on its own), DIR/pareto.csv (every
-evaluated architecture with its rank), DIR/pareto.png, and prints the front.
+evaluated architecture with its rank, 1 = the front), DIR/pareto.png, and prints the
+front, where the plain ResNet and the paper's ShaResNet sit, and the retraining command.
 
 Examples:
   python scripts/export_pareto.py --experiment experiments/quickstart
@@ -15,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from nas.export import export_experiment  # noqa: E402
+from nas.export import export_experiment, next_steps  # noqa: E402
 
 
 def main(argv: list[str]) -> int:
@@ -27,7 +28,8 @@ def main(argv: list[str]) -> int:
     except FileNotFoundError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"wrote {Path(args.experiment) / 'pareto.yaml'}, pareto.csv, pareto.png")
+    print()
+    print(next_steps(Path(args.experiment)))
     return 0
 
 

@@ -55,10 +55,13 @@ def test_split_disjoint_stratified_deterministic():
     assert torch.equal(keep, again) and not torch.equal(keep, other)
 
 
-def test_limit_caps_every_split():
+def test_limit_caps_train_and_val_but_never_test():
+    full = load_data("digits")
     d = load_data("digits", limit=100)
-    assert len(d.train) == 100 and len(d.val) <= 100 and len(d.test) == 100
-    assert d.info()["limit"] == 100
+    assert len(d.train) == 100 and len(d.val) <= 100 and len(d.test) == len(full.test) > 100
+    assert d.info()["limit"] == 100 and d.info()["test_limit"] is None
+    smoke = load_data("digits", limit=100, test_limit=50)
+    assert len(smoke.test) == 50 and smoke.info()["test_limit"] == 50
 
 
 def test_imagefolder_loads_and_second_load_uses_cache(tmp_path):

@@ -66,14 +66,17 @@ def test_train_final_from_pareto_and_rebuild_from_checkpoint(experiment, tmp_pat
     out = tmp_path / "final"
     log = _run(ROOT / "scripts/train_final.py", "--pareto", experiment / "pareto.yaml", "--select", "0",
                "--recipe", "fast", "--epochs", "1", "--out", out)
-    assert "test accuracy (mean ± std)" in log and "[####################] epoch 1/1" in log
+    assert "test accuracy (mean ± std, n seeds)" in log and "[####################] epoch 1/1" in log
+    assert "[final] data: digits: trains on 1,151 train + 287 val = 1,438 images, tests on 359 (no limit; " \
+           "the search used limit 400, pass --limit 400 to keep it)" in log
     with (out / "final_results.csv").open() as f:
         (row,) = list(csv.DictReader(f))
     ckpt = Path(row["checkpoint"])
     model, payload = load_checkpoint(ckpt)  # the file alone rebuilds the model
     assert ArchSpec.from_dict(payload["spec"]).arch_id == row["arch_id"]
-    data = load_data(**{k: v for k, v in payload["data"].items() if k in ("limit", "split_seed", "val_fraction")},
-                     name=payload["data"]["name"])
+    keys = ("limit", "test_limit", "split_seed", "val_fraction")
+    data = load_data(**{k: v for k, v in payload["data"].items() if k in keys}, name=payload["data"]["name"])
+    assert len(data.test) == int(row["test_images"]) == 359  # the search's limit 400 never capped the test split
     assert accuracy(model, data.test, data) == pytest.approx(float(row["test_acc"]), abs=1e-9)
 
 
@@ -81,7 +84,7 @@ def test_train_final_resume_continues_at_next_epoch(experiment, tmp_path):
     entry = yaml.safe_load((experiment / "pareto.yaml").read_text())["front"][0]
     spec, folder = ArchSpec.from_dict(entry["spec"]), tmp_path / "final" / entry["arch_id"] / "seed-0"
     recipe = get_recipe("fast", epochs=2)
-    data = load_data("digits", limit=400, val_fraction=0.2)
+    data = load_data("digits", val_fraction=0.2)  # the final run's data: the search's limit is dropped
     # An interrupted job: the checkpoint holds epoch 1 of 2 and there is no result yet.
     train(spec, recipe, data, checkpoint_dir=folder, train_on="train+val", on_epoch=lambda e, m: True)
     args = [ROOT / "scripts/train_final.py", "--pareto", experiment / "pareto.yaml", "--select", entry["arch_id"],

@@ -35,3 +35,23 @@ def test_ci_runs_the_readme_test_command_verbatim():
     readme = (ROOT / "README.md").read_text()
     command = 'pip install -e ".[test]" && python -m pytest -q'
     assert command in readme and command in (ROOT / ".ci/run").read_text()
+
+
+def test_shipped_spaces_table_matches_the_files():
+    # The docs once said "16 trainings of 4 epochs" for a space that ran 32 of 15.
+    import re
+
+    import yaml
+
+    table = (ROOT / "search_spaces/README.md").read_text()
+    for path in sorted((ROOT / "search_spaces").glob("*.yaml")):
+        raw = yaml.safe_load(path.read_text())
+        row = next((line for line in table.splitlines() if line.startswith(f"| `{path.name}` |")), None)
+        assert row, f"{path.name} is missing from the shipped-spaces table"
+        m = re.search(r"(\d+) trainings of (\d+) epochs", row)
+        assert m and (int(m[1]), int(m[2])) == (raw["trials"], raw["train"]["epochs"]), row
+
+
+def test_docs_name_no_path_of_one_machine():
+    for doc in ["README.md", "search_spaces/README.md"] + [f"scripts/{p.name}" for p in (ROOT / "scripts").glob("*.py")]:
+        assert "/work/" not in (ROOT / doc).read_text(), f"{doc} refers to a path of one machine"

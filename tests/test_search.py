@@ -179,3 +179,62 @@ def test_missing_dataset_is_one_clear_message(tmp_path):
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert str(tmp_path / "nothing") in out.stderr and "--data-dir" in out.stderr
     assert not (tmp_path / "tiny").exists(), "nothing is created for a search that cannot start"
+
+
+def test_ctrl_c_reports_it_and_resume_finishes_the_cut_off_trainings(tmp_path):
+    # Two warm starts (plain, paper) train first, one per slot, long enough to be caught
+    # mid-run. Ctrl-C (SIGINT to the process group, as a terminal sends it) must exit 130,
+    # say so, export what it has and print the resume command; --resume must train both
+    # warm starts to the end from their checkpoints, under their own Optuna parameters.
+    base = {"spec": {"stem_width": 8, "stages": [{"depth": 3, "width": 8, "stride": 1},
+                                                 {"depth": 3, "width": 16, "stride": 2}]}}
+    vary = {"sharing": {"positions": ["conv1", "conv2"], "patterns": ["none", "stage", "ranges"]}}
+    space_file = write_space(tmp_path, base=base, vary=vary, trials=3, train=TRAIN | {"epochs": 150})
+    cmd = [sys.executable, str(ROOT / "scripts/search.py"), "--space", str(space_file), "--out", str(tmp_path),
+           "--name", "exp"]
+    exp = tmp_path / "exp"
+    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.time() + 240
+        while time.time() < deadline and len(_checkpointed(exp)) < 2:
+            time.sleep(0.3)
+        assert len(_checkpointed(exp)) >= 2, "the warm starts never saved a checkpoint"
+        os.killpg(proc.pid, signal.SIGINT)
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, out[-3000:]
+    assert "SIGINT received: stopping" in out and "INTERRUPTED" in out and "the front above is partial" in out
+    assert " ".join(cmd[1:]) + " --resume" in out.replace("'", "")  # the exact command to continue
+    cut = {x["arch_id"]: x for x in rows(exp) if x["status"] == "interrupted"}
+    assert {x["warm_start"] for x in cut.values()} >= {"plain", "paper"}, cut
+    assert all(x["checkpoint_epoch"] for x in cut.values() if x["warm_start"])
+    study = optuna.load_study(study_name="sharesnet-nas", storage=f"sqlite:///{exp / 'optuna.db'}")
+    running = {t.number: t.params for t in study.trials if t.state == optuna.trial.TrialState.RUNNING}
+    assert {x["number"] for x in cut.values()} <= set(running)
+
+    again = subprocess.run(cmd + ["--resume"], capture_output=True, text=True, timeout=400)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert "cut-off training(s) continue first" in again.stdout
+    done = {x["arch_id"]: x for x in rows(exp) if x["status"] == "ok" and not x.get("reused_from")}
+    for arch_id, x in cut.items():
+        if not x["warm_start"]:
+            continue
+        assert arch_id in done, f"the cut-off {x['warm_start']} warm start was abandoned"
+        assert done[arch_id]["resumed_at_epoch"] >= x["checkpoint_epoch"] >= 1  # from its checkpoint
+        assert done[arch_id]["warm_start"] == x["warm_start"] and done[arch_id]["continues"] == x["number"]
+        assert done[arch_id]["epochs"] == 150
+    study = optuna.load_study(study_name="sharesnet-nas", storage=f"sqlite:///{exp / 'optuna.db'}")
+    by_number = {t.number: t for t in study.trials}
+    for x in cut.values():
+        if x["warm_start"]:
+            follow = by_number[done[x["arch_id"]]["number"]]
+            assert follow.params == running[x["number"]] and follow.state == optuna.trial.TrialState.COMPLETE
+    assert "paper's ShaResNet was not evaluated" not in again.stdout
+
+
+def _checkpointed(exp: Path) -> list[Path]:
+    from sharesnet.train.checkpoint import saved_epoch
+
+    return [p for p in exp.glob("checkpoints/*/last.pt") if (saved_epoch(p) or 0) >= 2]

@@ -134,3 +134,25 @@ def test_schedules():
     assert lr_factor(cos, 0, 100) == pytest.approx(0.01) and lr_factor(cos, 99, 100) == 1.0
     assert lr_factor(cos, 999, 100) < 1e-3
     assert Recipe(batch_size=256, lr=0.1).effective_lr == pytest.approx(0.2)
+
+
+def test_fewer_epochs_scale_the_milestones():
+    wrn6 = get_recipe("wrn", epochs=6)
+    assert wrn6.milestones == pytest.approx((0.3, 0.6, 0.8))
+    spe = 10
+    assert lr_factor(wrn6, 0, spe) == 1.0 and lr_factor(wrn6, 6 * spe - 1, spe) == pytest.approx(0.2 ** 3)
+    assert get_recipe("wrn").with_epochs(6) == wrn6 and get_recipe("wrn", epochs=200) == get_recipe("wrn")
+    he4 = get_recipe("he2016").with_epochs(4)
+    assert lr_factor(he4, 4 * spe - 1, spe) == pytest.approx(0.01)
+    assert get_recipe("wrn", epochs=6, milestones=[2, 4]).milestones == (2, 4)  # given milestones win
+
+
+def test_recipe_file_with_base_scales_too(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text("base: wrn\nepochs: 10\n")
+    assert Recipe.load(path).milestones == pytest.approx((0.3, 0.6, 0.8))
+
+
+def test_a_milestone_past_the_run_is_an_error():
+    with pytest.raises(RecipeError, match=r"recipe.milestones: 60 is not below epochs \(6\)"):
+        Recipe(epochs=6, schedule="multistep", milestones=(60, 120, 160))

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from sharesnet.data.errors import NotInMemory
+from sharesnet.data.errors import ImageSizeError, NotInMemory
 from sharesnet.data.sources import DEFAULT_MAX_BYTES, decode
 from sharesnet.data.split import Split, TensorSplit
 from sharesnet.data.splits import random_subset, split_indices
@@ -37,7 +37,8 @@ class DataBundle:
     augment: dict[str, Any] = field(default_factory=dict)  # crop_padding, flip, cutout defaults
     classes: tuple[str, ...] = ()
     from_cache: bool = False  # imagefolder: every split came from the on-disk decode cache
-    limit: int | None = None  # train images capped for smoke runs (None = all)
+    limit: int | None = None  # train and val capped at this many images each (None = all)
+    test_limit: int | None = None  # test capped at this many images, smoke runs only (None = all)
 
     def info(self) -> dict[str, Any]:
         """Plain facts for result files and checkpoints."""
@@ -45,7 +46,7 @@ class DataBundle:
                 "test": len(self.test), "num_classes": self.num_classes,
                 "in_channels": self.in_channels, "image_size": list(self.image_size),
                 "split_seed": self.split_seed, "val_fraction": self.val_fraction,
-                "limit": self.limit, "loader": self.train.kind}
+                "limit": self.limit, "test_limit": self.test_limit, "loader": self.train.kind}
 
     def to(self, device: str | torch.device) -> "DataBundle":
         """The same bundle with every tensor on `device` (a no-op for streamed splits)."""
@@ -55,21 +56,25 @@ class DataBundle:
 
 def load_data(name: str, data_dir: str | Path | None = None, val_fraction: float = 0.1,
               split_seed: int = 0, device: str | torch.device = "cpu", limit: int | None = None,
-              *, max_bytes: int = DEFAULT_MAX_BYTES, download: bool = True,
-              image_size: int = STREAM_IMAGE_SIZE, num_workers: int | None = None) -> DataBundle:
+              *, test_limit: int | None = None, max_bytes: int = DEFAULT_MAX_BYTES, download: bool = True,
+              image_size: int | None = None, num_workers: int | None = None) -> DataBundle:
     """Decode `name`, carve a stratified validation split, compute train mean/std.
 
-    `limit` caps train, val and test at that many images each (smoke runs).
+    `limit` caps train and val at that many images each (searches, smoke runs). The test
+    split is capped only by `test_limit`, which is for smoke runs: a capped test split is
+    not the dataset's test accuracy.
     An imagefolder tree that does not fit in memory (mixed sizes, or > max_bytes) streams
-    from disk instead; only then do `image_size` (side of the square crops) and
-    `num_workers` (DataLoader workers; None: min(8, CPUs)) apply.
+    from disk instead, as square crops of side `image_size` (None: STREAM_IMAGE_SIZE), with
+    `num_workers` DataLoader workers (None: min(8, CPUs)). In memory, images keep their
+    size: `image_size`, if given, must be it (ImageSizeError otherwise), never a resize.
     """
     try:
         raw = decode(name, data_dir, max_bytes=max_bytes, download=download)
     except NotInMemory:
-        return _stream(Path(data_dir), val_fraction, split_seed, limit, image_size, num_workers)
+        return _stream(Path(data_dir), val_fraction, split_seed, (limit, test_limit), image_size, num_workers)
+    _check_side(name, data_dir, raw.train_images, image_size)
     train_idx, val_idx, test_idx = split_indices(raw.train_labels, len(raw.test_labels), val_fraction,
-                                                 split_seed, limit)
+                                                 split_seed, limit, test_limit)
     train = TensorSplit(raw.train_images[train_idx], raw.train_labels[train_idx])
     val = TensorSplit(raw.train_images[val_idx], raw.train_labels[val_idx])
     test = TensorSplit(raw.test_images[test_idx], raw.test_labels[test_idx])
@@ -81,7 +86,7 @@ def load_data(name: str, data_dir: str | Path | None = None, val_fraction: float
         name=name, train=train, val=val, test=test, num_classes=len(classes),
         in_channels=train.images.shape[1], image_size=tuple(train.images.shape[2:]), mean=mean,
         std=std, split_seed=split_seed, val_fraction=val_fraction, augment=augment, classes=classes,
-        from_cache=from_cache, limit=limit)
+        from_cache=from_cache, limit=limit, test_limit=test_limit)
     return bundle.to(device)
 
 
@@ -100,9 +105,10 @@ def channel_stats(images: torch.Tensor, chunk: int = 1024) -> tuple[tuple[float,
     return tuple(mean.tolist()), tuple(std.tolist())
 
 
-def _stream(root: Path, val_fraction: float, split_seed: int, limit: int | None, image_size: int,
-            num_workers: int | None) -> DataBundle:
+def _stream(root: Path, val_fraction: float, split_seed: int, limits: tuple[int | None, int | None],
+            image_size: int, num_workers: int | None) -> DataBundle:
     """The same seeded splits as the in-memory path, as file lists decoded per batch."""
+    image_size = image_size or STREAM_IMAGE_SIZE
     from sharesnet.data.imagefolder import list_imagefolder, shape_of
     from sharesnet.data.stream import StreamSplit, default_workers
 
@@ -112,7 +118,7 @@ def _stream(root: Path, val_fraction: float, split_seed: int, limit: int | None,
     workers = default_workers() if num_workers is None else num_workers
     full, test = (StreamSplit(lst.files, torch.tensor(lst.labels, dtype=torch.long), image_size, mode,
                               workers) for lst in (train_list, test_list))
-    train_idx, val_idx, test_idx = split_indices(full.labels, len(test), val_fraction, split_seed, limit)
+    train_idx, val_idx, test_idx = split_indices(full.labels, len(test), val_fraction, split_seed, *limits)
     train = full.subset(train_idx)
     sample = train.subset(random_subset(torch.arange(len(train)), STATS_SAMPLE, split_seed))
     mean, std = channel_stats(_pixels(sample, channels))
@@ -120,10 +126,23 @@ def _stream(root: Path, val_fraction: float, split_seed: int, limit: int | None,
         name="imagefolder", train=train, val=full.subset(val_idx), test=test.subset(test_idx),
         num_classes=len(classes), in_channels=channels, image_size=(image_size, image_size),
         mean=mean, std=std, split_seed=split_seed, val_fraction=val_fraction,
-        augment={"crop_padding": 0, "flip": True, "cutout": 0}, classes=classes, limit=limit)
+        augment={"crop_padding": 0, "flip": True, "cutout": 0}, classes=classes, limit=limits[0],
+        test_limit=limits[1])
 
 
 def _pixels(split: Split, channels: int) -> torch.Tensor:
     """The split as the eval transform crops it, on the 0..255 scale (for statistics only)."""
     mean, std = (0.0,) * channels, (1 / 255,) * channels  # identity: the uint8 values as floats
     return torch.cat([x for x, _ in split.iterate(256, mean=mean, std=std)])
+
+
+def _check_side(name: str, data_dir: str | Path | None, images: torch.Tensor, image_size: int | None) -> None:
+    """In memory the model sees the images as they are; another image_size would cost the wrong size."""
+    h, w = images.shape[-2:]
+    if image_size is None or (h, w) == (image_size, image_size):
+        return
+    where = f"the images in {Path(data_dir) / 'train'}" if name == "imagefolder" else f"the {name} images"
+    problem = f"{where} are {h}x{w} but image_size is {image_size}"
+    fix = (f"image_size={h} or " if h == w else "image_size=") + "None (the images' own size)"
+    raise ImageSizeError(f"{name}: {problem}; the in-memory loader does not resize: pass {fix}",
+                         problem, h if h == w else None)

@@ -7,11 +7,14 @@ the key hashes every file's relative path, size and mtime: editing a file re-dec
 When ROOT is read-only the cache goes to ~/.cache/sharesnet/imagefolder/ instead.
 Trees that do not fit (mixed image sizes, or more than max_bytes) raise NotInMemory, and
 `load_data` streams them from disk instead (stream.py), from the same `list_imagefolder`.
+`image_channels` and `size_sample` read image headers only: the search uses them to cost
+models and to suggest a crop side without decoding the tree.
 """
 from __future__ import annotations
 
 import hashlib
 import os
+from collections import Counter
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,6 +29,7 @@ from sharesnet.data.sources import Decoded
 EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
 CACHE_DIR = ".sharesnet-cache"
 CACHE_VERSION = 1  # bump when the decoded format changes
+SIZE_SAMPLE = 256  # headers read to describe a streamed tree: enough to see its sizes, fast on ImageNet
 LAYOUT = "ROOT/train/<class>/*.png|jpg and ROOT/test/<class>/* (or ROOT/val/<class>/*)"
 FALLBACK = ("load_data streams it from disk instead (ImageFolder-style file lists + DataLoader with "
             "per-sample transforms); resize the images to one size, or raise max_bytes, to keep "
@@ -96,6 +100,27 @@ def shape_of(path: Path) -> tuple[int, int, int]:
 
     with Image.open(path) as im:
         return (1 if _mode(im) == "L" else 3, im.height, im.width)
+
+
+def image_channels(root: str | Path | None) -> int | None:
+    """1 or 3: the channels both loaders give the tree (its first train image's); None if unreadable."""
+    try:
+        for sub in sorted(p for p in (Path(root) / "train").iterdir() if p.is_dir()):
+            first = min((p for p in sub.iterdir() if p.suffix.lower() in EXTENSIONS), default=None)
+            if first is not None:  # the same file _listing puts first
+                return shape_of(first)[0]
+    except (OSError, TypeError):  # no folder, no root, or not an image: load_data reports it properly
+        return None
+    return None
+
+
+def size_sample(root: Path, n: int = SIZE_SAMPLE) -> tuple[list[tuple[int, int]], int]:
+    """The (H, W) sizes of n evenly spaced train images, most common first, and their median shorter side."""
+    files = list_imagefolder(root)[1].files
+    picked = files[::max(1, len(files) // n)][:n]
+    sizes = [shape_of(f)[1:] for f in picked]
+    shorter = sorted(min(s) for s in sizes)
+    return [s for s, _ in Counter(sizes).most_common()], shorter[len(shorter) // 2]
 
 
 def _mode(im) -> str:

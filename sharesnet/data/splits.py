@@ -30,8 +30,13 @@ def random_subset(indices: torch.Tensor, limit: int | None, seed: int) -> torch.
 
 
 def split_indices(train_labels: torch.Tensor, n_test: int, val_fraction: float, seed: int,
-                  limit: int | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(train, val, test) indices: stratified val carved from train, each capped at `limit`."""
+                  limit: int | None, test_limit: int | None = None
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(train, val, test) indices: stratified val carved from train.
+
+    `limit` caps train and val (each); only `test_limit` caps test, so a search's smoke
+    limit can never quietly shrink the split a final accuracy is reported on.
+    """
     train_idx, val_idx = stratified_split(train_labels, val_fraction, seed)
     train_idx, val_idx = (random_subset(i, limit, seed) for i in (train_idx, val_idx))
-    return train_idx, val_idx, random_subset(torch.arange(n_test), limit, seed)
+    return train_idx, val_idx, random_subset(torch.arange(n_test), test_limit, seed)

@@ -35,6 +35,17 @@ def read(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str
     return torch.load(path, map_location=map_location, weights_only=True)
 
 
+def saved_epoch(path: str | Path) -> int | None:
+    """The last finished epoch stored in a checkpoint, or None when there is none."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        return int(read(path)["epoch"])
+    except Exception:  # noqa: BLE001 - a torn or foreign file counts as no checkpoint
+        return None
+
+
 def check_resumable(ckpt: dict[str, Any], expected: dict[str, Any], path: Path) -> None:
     """Refuse to resume a checkpoint of another spec, recipe, dataset or train_on."""
     problems = []

@@ -1,8 +1,9 @@
-"""Named recipes: `get_recipe(name, **overrides)` and `list_recipes()`."""
+"""Named recipes: `get_recipe(name, **overrides)`, `list_recipes()`, `resolve_recipe(name or file)`."""
 from __future__ import annotations
 
+from pathlib import Path
 
-from sharesnet.hints import maybe_did_you_mean
+from sharesnet.hints import close_match, maybe_did_you_mean
 from sharesnet.train.recipe import Recipe, RecipeError
 
 _RECIPES: dict[str, Recipe] = {
@@ -27,8 +28,28 @@ def list_recipes() -> list[str]:
 
 
 def get_recipe(name: str, **overrides) -> Recipe:
-    """A named recipe with fields overridden; unknown names and keys raise RecipeError."""
+    """A named recipe with fields overridden; unknown names and keys raise RecipeError.
+
+    An `epochs` override keeps the recipe's shape (milestones scale with the run) unless
+    `milestones` is given too.
+    """
     if name not in _RECIPES:
         raise RecipeError(f"unknown recipe '{name}'{maybe_did_you_mean(name, _RECIPES)} "
                           f"(known: {', '.join(_RECIPES)})")
-    return Recipe.from_dict({**_RECIPES[name].to_dict(), **overrides}, where=f"recipe '{name}'")
+    base = _RECIPES[name]
+    if "epochs" in overrides and "milestones" not in overrides:
+        base = base.with_epochs(overrides["epochs"])  # a bad value fails validation, naming the key
+    return Recipe.from_dict({**base.to_dict(), **overrides}, where=f"recipe '{name}'")
+
+
+def resolve_recipe(value: str) -> Recipe:
+    """A named recipe, or a recipe YAML file; anything else gets a did-you-mean."""
+    if value in _RECIPES:
+        return get_recipe(value)
+    if Path(value).is_file() or Path(value).suffix in (".yaml", ".yml", ".json"):
+        return Recipe.load(value)  # a missing file is named as such
+    hit = close_match(value, _RECIPES)
+    hint = f"did you mean '{hit}'? (or give a recipe YAML file)" if hit else \
+        f"known: {', '.join(_RECIPES)}, or give a recipe YAML file"
+    raise RecipeError(f"unknown recipe '{value}'; {hint}")
+

@@ -52,6 +52,17 @@ class Recipe:
     def effective_lr(self) -> float:
         return self.lr * self.batch_size / BASE_BATCH
 
+    def with_epochs(self, epochs: int) -> "Recipe":
+        """The same schedule over `epochs`: absolute milestones become fractions of the run.
+
+        Without this, `wrn` cut to 6 epochs keeps milestones 60/120/160 and its lr never
+        decays. Warm-up needs nothing: lr_factor caps it at half the run.
+        """
+        if epochs == self.epochs:
+            return self
+        milestones = tuple(m if m < 1 else m / self.epochs for m in self.milestones)
+        return dataclasses.replace(self, epochs=epochs, milestones=milestones)
+
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["milestones"] = list(self.milestones)
@@ -79,7 +90,7 @@ class Recipe:
             from sharesnet.train.presets import get_recipe
 
             base = data.pop("base")
-            return get_recipe(base, **data)
+            return get_recipe(base, **data)  # an `epochs:` here rescales the base's milestones
         return cls.from_dict(data, where=str(path))
 
 
@@ -100,3 +111,7 @@ def _validate(r: Recipe) -> None:
     for key, ok, want in checks:
         if not ok:
             raise RecipeError(f"recipe.{key}: must be {want}, got {getattr(r, key)!r}")
+    late = [m for m in r.milestones if m >= max(1, r.epochs)]
+    if late:  # a milestone the run never reaches means an lr that never decays
+        raise RecipeError(f"recipe.milestones: {late[0]:g} is not below epochs ({r.epochs}), so the lr would "
+                          "never decay there; give milestones below epochs, or as fractions of the run (< 1)")

@@ -35,6 +35,7 @@ class TrainResult:
     device: str = "cpu"
     test_loss: float | None = None
     precision: str = "fp32"  # "bf16" when autocast was on
+    resumed_at_epoch: int = 0  # epochs already done in the checkpoint this call resumed from (0: fresh)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

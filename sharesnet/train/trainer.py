@@ -23,12 +23,13 @@ TRAIN_ON = ("train", "train+val")
 def train(spec: ArchSpec, recipe: Recipe, data: DataBundle, *, on_epoch: OnEpoch | None = None,
           checkpoint_dir: str | Path | None = None, device: str | torch.device | None = None,
           train_on: str = "train", evaluate_test: bool = False,
-          log: Callable[[str], None] | None = None, checkpoint_every_s: float = 0.0) -> TrainResult:
+          log: Callable[[str], None] | None = None, max_checkpoint_share: float | None = None) -> TrainResult:
     """Train `spec` with `recipe` on `data`, resuming from checkpoint_dir/last.pt if present.
 
     train_on="train": select on val (search). "train+val": final retraining, val metrics None.
-    checkpoint_every_s: 0 saves every epoch; more saves at most that often (and always after
-    the last epoch or a stop), for runs whose epochs take less time than a save is worth.
+    max_checkpoint_share: None saves after every epoch. A fraction f saves after an epoch only
+    when the previous save took at most f of the time since it (and always after the last
+    epoch or a stop): every epoch for real datasets, every few epochs for tiny ones.
     """
     if train_on not in TRAIN_ON:
         raise ValueError(f"train_on: must be one of {TRAIN_ON}, got {train_on!r}")
@@ -44,17 +45,21 @@ def train(spec: ArchSpec, recipe: Recipe, data: DataBundle, *, on_epoch: OnEpoch
     meta = {"spec": spec.to_dict(), "recipe": recipe.to_dict(), "data": data.info(), "train_on": train_on}
     path = Path(checkpoint_dir) / ckpt_io.LAST if checkpoint_dir else None
     history = _resume(eng, path, meta, recipe, log) if path and path.is_file() else []
+    resumed_at = len(history)
     eval_bs = min(1024, 2 * recipe.batch_size)
-    timing, stopped, saved_at = {"train_time_s": 0.0, "images": 0, "train_phase_s": 0.0}, False, time.perf_counter()
-    for epoch in range(len(history) + 1, recipe.epochs + 1):
+    timing, stopped = {"train_time_s": 0.0, "images": 0, "train_phase_s": 0.0}, False
+    saved_at, save_cost = time.perf_counter(), 0.0
+    for epoch in range(resumed_at + 1, recipe.epochs + 1):
         m = _epoch(eng, split, val, recipe, data, epoch, spe, eval_bs, timing)
         history.append(m)
         log(_line(m, recipe.epochs))
         stopped = on_epoch is not None and bool(on_epoch(epoch, dict(m)))
-        due = time.perf_counter() - saved_at >= checkpoint_every_s
-        if path and (due or stopped or epoch == recipe.epochs):
+        cheap = max_checkpoint_share is None or save_cost <= max_checkpoint_share * (time.perf_counter() - saved_at)
+        if path and (cheap or stopped or epoch == recipe.epochs):
+            t0 = time.perf_counter()
             ckpt_io.save_atomic(_payload(eng, meta, epoch, spe, history), path)
             saved_at = time.perf_counter()
+            save_cost = saved_at - t0
         if stopped:
             break
     test_loss, test_acc = _test(eng, data, evaluate_test, eval_bs)
@@ -66,7 +71,7 @@ def train(spec: ArchSpec, recipe: Recipe, data: DataBundle, *, on_epoch: OnEpoch
         images_per_s=timing["images"] / timing["train_phase_s"] if timing["train_phase_s"] else None,
         peak_memory_bytes=_memory_peak(dev, mem0), stopped_early=stopped, seed=recipe.seed,
         spec=meta["spec"], recipe=meta["recipe"], data=meta["data"], train_on=train_on,
-        device=str(dev), test_loss=test_loss, precision="bf16" if eng.bf16 else "fp32")
+        device=str(dev), test_loss=test_loss, precision="bf16" if eng.bf16 else "fp32", resumed_at_epoch=resumed_at)
 
 
 def _epoch(eng: Engine, split, val, recipe: Recipe, data: DataBundle, epoch: int, spe: int,

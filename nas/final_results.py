@@ -1,0 +1,92 @@
+"""final_results.csv and .md: rebuilt from every job's result.json under the output folder.
+
+Rebuilt from disk, not from the rows of the last run, so a second run into the same folder
+adds its rows instead of replacing the first run's table, and an interrupted run still
+reports every job that did finish.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import statistics
+from pathlib import Path
+
+from nas.journal import atomic_write
+from sharesnet.spec import ArchSpec
+
+COLUMNS = ("architecture", "arch_id", "depth", "width", "sharing", "params", "FLOPs (fvcore, 1 MAC = 1 flop)",
+           "checkpoint (MB)", "recipe", "data", "test accuracy (mean ± std, n seeds)", "wall time (s)")
+_NUMERIC = {"params", "FLOPs (fvcore, 1 MAC = 1 flop)", "checkpoint (MB)", "test accuracy (mean ± std, n seeds)",
+            "wall time (s)"}
+
+
+def collect(out: Path) -> list[dict]:
+    """Every finished job under `out`, oldest first, with its table facts added."""
+    files = sorted(Path(out).glob("*/seed-*/result.json"), key=lambda p: p.stat().st_mtime)
+    return [_facts(json.loads(p.read_text())) for p in files]
+
+
+def summarise(out: Path) -> str:
+    """Write final_results.csv (one row per job) and .md (one row per architecture, recipe and data)."""
+    rows = collect(out)
+    atomic_write(out / "final_results.csv", csv_text([{k: v for k, v in r.items() if not isinstance(v, dict)}
+                                                  for r in rows]))
+    table = "\n".join([_line(COLUMNS), "|" + "|".join("---:" if c in _NUMERIC else "---" for c in COLUMNS) + "|"]
+                      + [_group_line(g) for g in _groups(rows)])
+    atomic_write(out / "final_results.md", table + "\n")
+    return table
+
+
+def _facts(row: dict) -> dict:
+    spec = ArchSpec.from_dict(row["spec"])
+    recipe, data = row["recipe"], row["data"]
+    return row | {"depth": "-".join(str(s.depth) for s in spec.stages),
+                  "width": "-".join(str(s.width) for s in spec.stages), "sharing": spec.sharing_summary(),
+                  "recipe_label": f"{recipe.get('name') or 'custom'}, {recipe['epochs']} epochs, "
+                                  f"batch {recipe['batch_size']}",
+                  "data_label": _data_label(data, row.get("test_limit"))}
+
+
+def _data_label(data: dict, test_limit: int | None) -> str:
+    limits = ([f"limit {data['limit']:,}"] if data.get("limit") else []) + \
+        ([f"test limit {test_limit:,}"] if test_limit else [])
+    return data["dataset"] + (f" ({', '.join(limits)})" if limits else "")
+
+
+def _groups(rows: list[dict]) -> list[list[dict]]:
+    """Seeds of one architecture trained with one recipe on one data configuration."""
+    groups: dict[str, list[dict]] = {}
+    for r in rows:
+        recipe = {k: v for k, v in r["recipe"].items() if k != "seed"}
+        key = json.dumps([r["name"], r["arch_id"], recipe, r["data"], r.get("test_limit")], sort_keys=True)
+        groups.setdefault(key, []).append(r)
+    return [sorted(g, key=lambda r: r["seed"]) for g in groups.values()]
+
+
+def _group_line(rs: list[dict]) -> str:
+    r = rs[0]
+    return _line([r["name"], f"`{r['arch_id']}`", r["depth"], r["width"], r["sharing"], f"{r['params']:,}",
+                  f"{r['flops']:,}", f"{r['checkpoint_bytes'] / 2**20:.2f}", r["recipe_label"], r["data_label"],
+                  accuracy_text([x["test_acc"] for x in rs]), f"{sum(x['wall_time_s'] for x in rs):.0f}"])
+
+
+def accuracy_text(accs: list[float]) -> str:
+    """`0.9833 (n=1)`: one seed has no spread to show; else `0.9833 ± 0.0021 (n=3)`."""
+    if len(accs) == 1:
+        return f"{accs[0]:.4f} (n=1)"
+    return f"{statistics.mean(accs):.4f} ± {statistics.stdev(accs):.4f} (n={len(accs)})"
+
+
+def _line(cells) -> str:
+    return "| " + " | ".join(map(str, cells)) + " |"
+
+
+def csv_text(rows: list[dict]) -> str:
+    """CSV of dict rows; the columns are every key met, in order (older result files lack some)."""
+    buf = io.StringIO()
+    if rows:
+        w = csv.DictWriter(buf, fieldnames=list(dict.fromkeys(k for r in rows for k in r)), restval="")
+        w.writeheader()
+        w.writerows(rows)
+    return buf.getvalue()
