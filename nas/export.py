@@ -45,7 +45,8 @@ def export_experiment(exp_dir: str | Path, log: Callable[[str], None] = print) -
         if front else (0.0, {})
     doc = {"experiment": str(exp_dir), "objectives": [{"name": n, "direction": d, "unit": UNITS[n]} for n, d in objectives],
            "hypervolume": {"value": hv, **hv_info}, "n_candidates": len(rows),
-           "front": [_entry(r, resolved) for r in front]}
+           "front": [_entry(r, resolved) for r in front],
+           "baselines": {tag: _entry(r, resolved) for tag, r in baselines(journal.rows, ranked).items()}}
     atomic_write(exp_dir / "pareto.yaml", yaml.dump(doc, Dumper=_NoAliases, sort_keys=False))
     atomic_write(exp_dir / "pareto.csv", _csv(ranked))
     if rows:
@@ -66,6 +67,18 @@ def reference_bounds(resolved: dict, names: list[str]) -> list[tuple[float, floa
     base = dict(zip(("params", "flops"), costs(spec, DataConfig(**resolved["data"]).input_size)))
     budget = {"params": resolved.get("max_params"), "flops": resolved.get("max_flops")}
     return [(0.0, 1.0) if n == "val_acc" else (1.1 * float(budget[n] or base[n]), 0.0) for n in names]
+
+
+def baselines(journal_rows: list[dict], ranked: list[dict]) -> dict[str, dict]:
+    """The evaluated warm starts (plain, paper) by tag, with their ranks: what a front is compared
+    with, so train_final.py can retrain them beside it (`--select all,plain,paper`)."""
+    by_arch = {r["arch_id"]: r for r in ranked}
+    found = {}
+    for row in journal_rows:
+        tag = row.get("warm_start")
+        if tag in WARM_STARTS and row["status"] == "ok" and row["arch_id"] in by_arch:
+            found.setdefault(tag, by_arch[row["arch_id"]])
+    return found
 
 
 def _entry(r: dict, resolved: dict) -> dict:
@@ -157,8 +170,10 @@ def next_steps(exp_dir: Path, interrupted: bool = False) -> str:
     lines += [f"Front: {pareto} ({len(front)} architectures; {pareto.with_suffix('.csv').name} ranks all "
               f"{doc.get('n_candidates', len(front))} evaluated)"]
     lines += [f"Plot:  {png}"] if png.is_file() else []
-    lines += ["Next: retrain the front on train+val and measure its test accuracy:",
-              f"  python scripts/train_final.py --pareto {shlex.quote(str(pareto))} --select all {recipe}",
+    base = [tag for tag in ("plain", "paper") if tag in (doc.get("baselines") or {})]
+    select, also = ",".join(["all"] + base), f" and the {' and '.join(base)} net(s) beside it" if base else ""
+    lines += [f"Next: retrain the front{also} on train+val and measure test accuracy:",
+              f"  python scripts/train_final.py --pareto {shlex.quote(str(pareto))} --select {select} {recipe}",
               "  (--select 0,2 retrains only the entries with those `#` in the table above)"]
     return "\n".join(lines)
 

@@ -61,29 +61,41 @@ class Job:
 
 
 def from_pareto(path: str | Path, select: str) -> list[Arch]:
-    """Front entries chosen by `all`, indices `0,2`, or arch_ids; named `front #i (warm-start tag)`."""
+    """Entries chosen by comma-separated tokens: `all` (the front), front indices `0,2`, arch_ids,
+    and `plain` / `paper`, the search's baselines; each architecture once, in the order asked."""
     path = Path(path)
     if not path.is_file():
         raise SpaceError(f"{path}: no such pareto file; run scripts/export_pareto.py --experiment DIR first")
-    front = (yaml.safe_load(path.read_text()) or {}).get("front") or []
-    chosen = list(range(len(front))) if select == "all" else [i for t in select.split(",")
-                                                              for i in _select(front, t.strip(), path)]
-    return [_front_arch(front[i], i, path) for i in chosen]
+    doc = yaml.safe_load(path.read_text()) or {}
+    front, base = doc.get("front") or [], doc.get("baselines") or {}
+    named = {f"front #{i}": e for i, e in enumerate(front)}
+    named.update({f"{tag} (rank {e['rank']})": e for tag, e in base.items() if e["arch_id"] not in
+                  {f["arch_id"] for f in front}})  # a baseline on the front is already there
+    chosen: dict[str, dict] = {}
+    for token in (t.strip() for t in select.split(",")):
+        for name in _select(token, named, front, base, path):
+            chosen.setdefault(name, named[name])
+    return [_arch(name, e, path) for name, e in chosen.items()]
 
 
-def _select(front: list[dict], token: str, path: Path) -> list[int]:
-    hits = [int(token)] if token.isdigit() and int(token) < len(front) else \
-        [i for i, e in enumerate(front) if e["arch_id"] == token]
+def _select(token: str, named: dict[str, dict], front: list[dict], base: dict[str, dict], path: Path) -> list[str]:
+    if token == "all":
+        return [f"front #{i}" for i in range(len(front))]
+    if token.isdigit() and int(token) < len(front):
+        return [f"front #{token}"]
+    if token in base:
+        return [n for n, e in named.items() if e["arch_id"] == base[token]["arch_id"]][:1]
+    hits = [n for n, e in named.items() if e["arch_id"] == token]
     if not hits:
-        raise SpaceError(f"{path}: --select {token!r} matches no front entry "
-                         f"(indices 0..{len(front) - 1}, or one of {[e['arch_id'] for e in front]})")
+        raise SpaceError(f"{path}: --select {token!r} matches no entry (all, front indices 0..{len(front) - 1}, "
+                         f"{', '.join(base) or 'no baselines'}, or one of {[e['arch_id'] for e in front]})")
     return hits
 
 
-def _front_arch(entry: dict, index: int, path: Path) -> Arch:
-    tag = f" ({entry['warm_start']})" if entry.get("warm_start") else ""
-    spec = ArchSpec.from_dict(entry["spec"], where=f"{path}: front {entry['arch_id']}.spec")
-    return Arch(f"front #{index}{tag}", entry["arch_id"], spec, DataConfig(**entry["data"]))
+def _arch(name: str, entry: dict, path: Path) -> Arch:
+    tag = f" ({entry['warm_start']})" if entry.get("warm_start") and name.startswith("front") else ""
+    spec = ArchSpec.from_dict(entry["spec"], where=f"{path}: {entry['arch_id']}.spec")
+    return Arch(f"{name}{tag}", entry["arch_id"], spec, DataConfig(**entry["data"]))
 
 
 def from_preset(name: str, data: DataConfig) -> Arch:

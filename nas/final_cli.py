@@ -31,7 +31,9 @@ def _parser(doc: str) -> Parser:
     ap = Parser(doc)
     src = ap.add_argument_group("what to train (combine freely)")
     src.add_argument("--pareto", help="pareto.yaml written by a search")
-    src.add_argument("--select", default="all", help="with --pareto: all | indices 0,2 | arch_ids")
+    src.add_argument("--select", default="all", help="with --pareto, comma-separated: all (the front) | front "
+                                                     "indices 0,2 | arch_ids | plain | paper (the search's "
+                                                     "baselines), e.g. all,plain,paper")
     src.add_argument("--arch", action="append", default=[], help="a spec YAML/JSON file (repeatable)")
     src.add_argument("--preset", action="append", default=[], help="a model preset, e.g. sharesnet164 (repeatable)")
     data = ap.add_argument_group("data (pareto entries keep their dataset unless --dataset is given; "

@@ -8,7 +8,7 @@ checkpoint; Ctrl-C (or SIGTERM) stops at once, keeps what is done, prints the co
 that continues, and exits 130 (143). final_results.md gathers every run made in --out.
 
 Examples:
-  python scripts/train_final.py --pareto experiments/quickstart/pareto.yaml --select all --recipe fast --epochs 15
+  python scripts/train_final.py --pareto experiments/quickstart/pareto.yaml --select all,plain,paper --recipe fast --epochs 15
   python scripts/train_final.py --pareto experiments/cifar10-preact164/pareto.yaml --select 0,2 --recipe wrn --seeds 3 --gpus 8
   python scripts/train_final.py --pareto experiments/quickstart/pareto.yaml --limit 400   # keep a search's limit
   python scripts/train_final.py --preset preact_resnet164 --preset sharesnet164 --recipe wrn --seeds 3 --gpus 2

@@ -141,12 +141,12 @@ def test_next_steps_digits_and_cifar(exported, tmp_path):
     exp, _, _ = exported
     text = next_steps(exp)
     assert str(exp / "pareto.yaml") in text and str(exp / "pareto.png") in text
-    command = f"python scripts/train_final.py --pareto {exp / 'pareto.yaml'} --select all --recipe fast --epochs 15"
+    command = f"python scripts/train_final.py --pareto {exp / 'pareto.yaml'} --select all,plain,paper --recipe fast --epochs 15"
     assert command in text
     assert "partial" not in text
     cifar = _experiment(tmp_path / "cifar", ROWS, dataset="cifar10")
     export_experiment(cifar, log=lambda m: None)
-    assert f"--pareto {cifar / 'pareto.yaml'} --select all --recipe wrn\n" in next_steps(cifar) + "\n"
+    assert f"--pareto {cifar / 'pareto.yaml'} --select all,plain,paper --recipe wrn\n" in next_steps(cifar) + "\n"
     assert "partial" in next_steps(cifar, interrupted=True) and "--resume" in next_steps(cifar, interrupted=True)
 
 
@@ -165,3 +165,18 @@ def test_export_script_prints_summary_and_next_steps(exported, capsys):
     assert script.main(["--experiment", str(exp)]) == 0
     out = capsys.readouterr().out
     assert "| # | arch_id |" in out and "scripts/train_final.py --pareto" in out
+
+
+def test_baselines_are_exported_and_selectable_for_retraining(exported):
+    # The plain and paper nets are what a front is judged against: pareto.yaml carries them,
+    # and train_final.py --select all,plain,paper retrains them beside the front, each once.
+    from nas.final import from_pareto
+
+    exp, doc, _ = exported
+    assert {t: e["arch_id"] for t, e in doc["baselines"].items()} == \
+        {"plain": SPECS["plain"].arch_id, "paper": SPECS["paper"].arch_id}
+    assert doc["baselines"]["plain"]["rank"] == 3 and doc["baselines"]["paper"]["spec"] == SPECS["paper"].to_dict()
+    archs = from_pareto(exp / "pareto.yaml", "all,plain,paper,0,plain")
+    assert [a.name for a in archs] == ["front #0", "front #1", "front #2", "plain (rank 3)", "paper (rank 2)"]
+    assert [a.spec for a in archs[3:]] == [SPECS["plain"], SPECS["paper"]]
+    assert "all,plain,paper" in next_steps(exp)
