@@ -167,11 +167,13 @@ def next_steps(exp_dir: Path, interrupted: bool = False) -> str:
     # (Boulch 2017, 200 epochs). Digits (1,797 8x8 images) is the offline smoke dataset: there
     # 15 epochs of `fast` retrain a front in seconds on a CPU, as in the README's Quickstart.
     recipe = "--recipe fast --epochs 15" if dataset == "digits" else "--recipe wrn"
-    lines += [f"Front: {pareto} ({len(front)} architectures; {pareto.with_suffix('.csv').name} ranks all "
+    lines += [f"Front: {pareto} ({len(front)} architecture(s); {pareto.with_suffix('.csv').name} ranks all "
               f"{doc.get('n_candidates', len(front))} evaluated)"]
     lines += [f"Plot:  {png}"] if png.is_file() else []
+    if interrupted:  # retraining a partial front is not the next step; finishing the search is
+        return "\n".join(lines)
     base = [tag for tag in ("plain", "paper") if tag in (doc.get("baselines") or {})]
-    select, also = ",".join(["all"] + base), f" and the {' and '.join(base)} net(s) beside it" if base else ""
+    select, also = ",".join(["all"] + base), f" and the {' and '.join(base)} nets beside it" if base else ""
     lines += [f"Next: retrain the front{also} on train+val and measure test accuracy:",
               f"  python scripts/train_final.py --pareto {shlex.quote(str(pareto))} --select {select} {recipe}",
               "  (--select 0,2 retrains only the entries with those `#` in the table above)"]

@@ -67,9 +67,13 @@ def _search(args, argv: list[str], stop) -> int:
 
 def _interrupted_report(summary: dict, exp_dir: Path, command: str) -> str:
     cut = summary["cut_off"]
-    kept = ", ".join(f"{r['arch_id']} (epoch {r['checkpoint_epoch'] or 0})" for r in cut)
+    kept = ", ".join(f"{r['arch_id']} ({_saved(r['checkpoint_epoch'])})" for r in cut)
     lines = [f"[search] INTERRUPTED after {summary['wall_time_s']:.1f} s: {summary['trained']} of {summary['target']} "
-             f"trainings finished" + (f"; {len(cut)} cut off, checkpoints kept: {kept}" if cut else ""),
+             f"trainings finished" + (f"; {len(cut)} cut off: {kept}" if cut else ""),
              f"[search] saved in {exp_dir}: trials.jsonl, optuna.db, checkpoints/; the front above is partial",
              f"[search] continue with:\n  {command}"]
     return "\n".join(lines)
+
+
+def _saved(epoch: int | None) -> str:
+    return f"checkpoint at epoch {epoch}" if epoch else "no checkpoint yet"

@@ -148,6 +148,7 @@ def test_next_steps_digits_and_cifar(exported, tmp_path):
     export_experiment(cifar, log=lambda m: None)
     assert f"--pareto {cifar / 'pareto.yaml'} --select all,plain,paper --recipe wrn\n" in next_steps(cifar) + "\n"
     assert "partial" in next_steps(cifar, interrupted=True) and "--resume" in next_steps(cifar, interrupted=True)
+    assert "train_final.py" not in next_steps(cifar, interrupted=True)  # finish the search first
 
 
 def test_next_steps_without_a_front(tmp_path):
