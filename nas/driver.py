@@ -31,6 +31,9 @@ from nas.space import SearchSpace
 from nas.stop import StopRequest
 
 __all__ = ["Resources", "run_search", "STUDY_NAME"]
+# Without ASHA a trial reports its progress (epoch, val_acc, images/s) at most this often:
+# a long trial shows it is alive, tiny trials are not slowed by round trips.
+PROGRESS_EVERY_S = 15.0
 
 
 def run_search(space: SearchSpace, exp_dir: Path, res: Resources, resume: bool = False,
@@ -48,6 +51,7 @@ def run_search(space: SearchSpace, exp_dir: Path, res: Resources, resume: bool =
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     stopping = (lambda: stop.requested) if stop else (lambda: False)
     searcher = ShareSearch(space, journal, storage, _trial_config(space, exp_dir, res), log=log, stopping=stopping)
+    searcher.slots = count_slots(nodes, res)
     _settle_interrupted(searcher.study, journal, space, log)
     if not searcher.study.trials:
         _enqueue_warm_starts(searcher.study, space, log)
@@ -56,7 +60,7 @@ def run_search(space: SearchSpace, exp_dir: Path, res: Resources, resume: bool =
     if remaining > 0 and not stopping():
         log(f"[search] {space.name}: {remaining} of {space.trials} trainings to go; results in {exp_dir}")
         _fit(searcher, space, exp_dir, res, remaining, stop)
-        slots = count_slots(nodes, res)
+        slots = searcher.slots
     elif remaining <= 0:
         log(f"[search] {space.name}: all {space.trials} trainings already done")
     cut_off = searcher.record_cut_off() if stopping() else []
@@ -122,7 +126,7 @@ def _trial_config(space: SearchSpace, exp_dir: Path, res: Resources) -> Callable
                 "arch_id": cand.arch_id, "key": cand.key, "params": cand.params, "flops": cand.flops,
                 "checkpoint_dir": str(exp_dir / "checkpoints" / cand.key),
                 "report_epochs": space.early_stopping is not None,
-                "threads": res.threads, "device": res.device}
+                "threads": res.threads, "device": res.device, "progress_every_s": PROGRESS_EVERY_S}
     return config
 
 

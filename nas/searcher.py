@@ -39,6 +39,7 @@ class ShareSearch(OptunaSearch):
         self.space, self.journal, self.log = space, journal, log
         self._trial_config = trial_config
         self._stopping = stopping  # a stop was requested: trials that end now were cut off
+        self.slots = 1  # trials that run at once, for the ETA; the driver sets it
         self._cands: dict[str, Candidate] = {}  # Ray trial id -> candidate in training
         self._running: dict[str, str] = {}  # key -> Ray trial id
         self._waiting: dict[str, list[tuple[Any, Candidate]]] = {}  # key -> duplicates waiting on it
@@ -88,6 +89,16 @@ class ShareSearch(OptunaSearch):
         return cand
 
     # --- telling ----------------------------------------------------------------------
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        """A long trial's progress line; multi-objective Optuna takes no intermediate values."""
+        cand = self._cands.get(trial_id)
+        if cand is None or result.get("status") != "running":
+            return
+        left = (result["epochs"] - result["epoch"]) * (result.get("epoch_time_s") or 0.0)
+        self.log(f"[search] {cand.arch_id} epoch {result['epoch']}/{result['epochs']} val_acc "
+                 f"{result['val_acc']:.4f} {result.get('images_per_s') or 0:,.0f} img/s, this trial "
+                 f"~{_duration(left)} to go | {self._eta()}")
+
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         if trial_id not in self._cands:  # not ours (or already told): nothing to record
             return
@@ -138,7 +149,16 @@ class ShareSearch(OptunaSearch):
                  f"{j.count('failed', 'error')} failed, {j.count('early_stopped')} stopped early, "
                  f"{sum(1 for r in j.rows if r.get('reused_from'))} reused, {j.count('rejected')} rejected | "
                  f"front {front} | {row['arch_id']} {row['status']}{' (reused)' if row.get('reused_from') else ''} "
-                 f"{detail}params={row['params']:,} flops={row['flops']:,}{extra}")
+                 f"{detail}params={row['params']:,} flops={row['flops']:,}{extra} | {self._eta()}")
+
+    def _eta(self) -> str:
+        """The search's time to go: trainings left x mean training wall time / trial slots."""
+        times = [r["wall_time_s"] for r in self.journal.rows
+                 if r["status"] == "ok" and not r.get("reused_from") and r.get("wall_time_s")]
+        left = self.space.trials - self.journal.trained()
+        if not times:
+            return f"{left} trainings left"
+        return f"search ~{_duration(left * sum(times) / len(times) / self.slots)} to go"
 
     def record_cut_off(self) -> list[dict]:
         """After a stop: journal every training still in flight as `interrupted` and leave its
@@ -184,3 +204,10 @@ def classify(result: dict | None, error: bool, epochs: int) -> tuple[str, str]:
     if result.get("status") == "ok":
         return "ok", ""
     return "early_stopped", f"stopped by the scheduler after epoch {result.get('epoch')} of {epochs}"
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"

@@ -39,12 +39,18 @@ def run_trial(config: dict) -> None:
     recipe = _inject_fault(Recipe.from_dict(config["recipe"]), spec.arch_id)
     base = {"arch_id": spec.arch_id, "params": config["params"], "flops": config["flops"], "node": _node()}
 
+    last = [time.perf_counter()]
+
     def on_epoch(epoch: int, m: dict) -> None:
-        # Per-epoch reports feed ASHA; without a scheduler they would only cost round trips.
+        # Per-epoch reports feed ASHA, and show a long trial's progress; for tiny trials
+        # whose epochs take a fraction of a second they would only cost round trips.
         # The last epoch is reported once, with the final status.
-        if config.get("report_epochs") and epoch < recipe.epochs:
-            tune.report({**base, "status": "running", "epoch": epoch, "val_acc": m["val_acc"],
-                         "train_loss": m["train_loss"]})
+        due = time.perf_counter() - last[0] >= config.get("progress_every_s", float("inf"))
+        if (config.get("report_epochs") or due) and epoch < recipe.epochs:
+            last[0] = time.perf_counter()
+            tune.report({**base, "status": "running", "epoch": epoch, "epochs": recipe.epochs,
+                         "val_acc": m["val_acc"], "train_loss": m["train_loss"],
+                         "images_per_s": m["images_per_s"], "epoch_time_s": m["epoch_time_s"]})
 
     try:
         device = _device(config.get("device", "cpu"))

@@ -238,3 +238,17 @@ def _checkpointed(exp: Path) -> list[Path]:
     from sharesnet.train.checkpoint import saved_epoch
 
     return [p for p in exp.glob("checkpoints/*/last.pt") if (saved_epoch(p) or 0) >= 2]
+
+
+def test_long_trials_show_epoch_progress_with_speed_and_eta(tmp_path, ray_session, monkeypatch):
+    # A CIFAR trial runs for minutes: the search must show its epochs, images/s and an ETA.
+    import nas.driver
+
+    monkeypatch.setattr(nas.driver, "PROGRESS_EVERY_S", 0.0)  # every epoch counts as "long" here
+    space = load_space(write_space(tmp_path, trials=2, warm_start=[], train=TRAIN | {"epochs": 3}))
+    lines = []
+    run_search(space, tmp_path / "exp", Resources(cpus_per_trial=1), log=lines.append)
+    epochs = [line for line in lines if " epoch 2/3 val_acc " in line]
+    assert len(epochs) == 2 and all(" img/s, this trial ~" in line and " to go | " in line for line in epochs)
+    done = [line for line in lines if " trained, " in line]
+    assert done and "search ~" in done[0] and "search ~0s to go" in done[-1]
