@@ -252,3 +252,24 @@ def test_long_trials_show_epoch_progress_with_speed_and_eta(tmp_path, ray_sessio
     assert len(epochs) == 2 and all(" img/s, this trial ~" in line and " to go | " in line for line in epochs)
     done = [line for line in lines if " trained, " in line]
     assert done and "search ~" in done[0] and "search ~0s to go" in done[-1]
+
+
+def test_sigterm_stops_cleanly_with_143(tmp_path):
+    # Batch schedulers stop jobs with SIGTERM, to the driver alone: the same clean stop as
+    # Ctrl-C (ray.init must not swap in its own handler), reported with exit code 143.
+    space_file = write_space(tmp_path, trials=3, train=TRAIN | {"epochs": 150})
+    cmd = [sys.executable, str(ROOT / "scripts/search.py"), "--space", str(space_file), "--out", str(tmp_path),
+           "--name", "exp"]
+    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.time() + 240
+        while time.time() < deadline and not _checkpointed(tmp_path / "exp"):
+            time.sleep(0.3)
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 143, out[-3000:]
+    assert "SIGTERM received: stopping" in out and "INTERRUPTED" in out and "--resume" in out
+    assert any(x["status"] == "interrupted" for x in rows(tmp_path / "exp"))
