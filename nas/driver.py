@@ -44,7 +44,7 @@ def run_search(space: SearchSpace, exp_dir: Path, res: Resources, resume: bool =
     holds the signal number and summary["cut_off"] the trainings left for --resume."""
     exp_dir = Path(exp_dir).resolve()
     space = check_data(space, log)  # loads the data once; resolves the image size FLOPs are counted at
-    nodes = connect(res, log)  # an unmeetable request fails here, before the folder exists
+    nodes = connect(res, log, exp_dir)  # an unmeetable request fails here, before the folder exists
     _prepare_folder(space, exp_dir, resume)
     journal = Journal(exp_dir)
     storage = optuna.storages.RDBStorage(f"sqlite:///{exp_dir / 'optuna.db'}")

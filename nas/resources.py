@@ -64,8 +64,7 @@ def check_fits(res: Resources, nodes: list[dict[str, float]]) -> None:
     if res.gpus_per_trial > 1 and res.gpus_per_trial != int(res.gpus_per_trial):
         raise ResourceError(f"--gpus-per-trial {res.gpus_per_trial:g}: above 1 it must be a whole number "
                             f"of GPUs (Ray shares a GPU only in fractions below 1)")
-    fits = [n for n in nodes if n.get("CPU", 0) >= res.cpus_per_trial and n.get("GPU", 0) >= res.gpus_per_trial]
-    if fits:
+    if any(fits(res, n) for n in nodes):
         return
     where = describe(nodes)
     if res.gpus_per_trial > 0 and not any(n.get("GPU", 0) for n in nodes):
@@ -77,6 +76,11 @@ def check_fits(res: Resources, nodes: list[dict[str, float]]) -> None:
                             f"({where}); pass --cpus-per-trial {most:g} or less")
     raise ResourceError(f"--cpus-per-trial {res.cpus_per_trial:g} with --gpus-per-trial {res.gpus_per_trial:g}: "
                         f"no single Ray node has both ({where}); lower one of them")
+
+
+def fits(res: Resources, node: dict[str, float]) -> bool:
+    """Whether one trial fits on this node (its total resources)."""
+    return node.get("CPU", 0) >= res.cpus_per_trial and node.get("GPU", 0) >= res.gpus_per_trial
 
 
 def slots(nodes: list[dict[str, float]], res: Resources) -> int:

@@ -28,7 +28,7 @@ from sharesnet.train.checkpoint import saved_epoch
 
 STUDY_NAME = "sharesnet-nas"
 RESULT_KEYS = ("val_acc", "val_acc_best", "epoch", "wall_time_s", "train_time_s", "precision", "device", "node",
-               "resumed_at_epoch")  # what a trial's final report carries into the journal
+               "gpu_ids", "resumed_at_epoch")  # what a trial's final report carries into the journal
 MAX_SKIPS = 200  # consecutive untrainable candidates before the space counts as exhausted
 
 
@@ -123,7 +123,8 @@ class ShareSearch(OptunaSearch):
                "train_time_s": metrics.get("train_time_s"), "reason": reason, "reused_from": reused_from,
                "warm_start": ot_trial.user_attrs.get("warm_start"),
                "precision": metrics.get("precision"), "device": metrics.get("device"),
-               "node": metrics.get("node"), "resumed_at_epoch": metrics.get("resumed_at_epoch"),
+               "node": metrics.get("node"), "gpu_ids": metrics.get("gpu_ids"),
+               "resumed_at_epoch": metrics.get("resumed_at_epoch"),
                "continues": ot_trial.user_attrs.get("continues"),
                "sharing": cand.spec.sharing_summary(), "spec": cand.spec.to_dict()}
         if reused_from:

@@ -37,7 +37,9 @@ def run_trial(config: dict) -> None:
     torch.set_num_threads(max(1, int(config.get("threads", 1))))
     spec = ArchSpec.from_dict(config["spec"])
     recipe = _inject_fault(Recipe.from_dict(config["recipe"]), spec.arch_id)
-    base = {"arch_id": spec.arch_id, "params": config["params"], "flops": config["flops"], "node": _node()}
+    # Where it runs, in every report: a failed trial's journal row says where it failed too.
+    base = {"arch_id": spec.arch_id, "params": config["params"], "flops": config["flops"], "node": _node(),
+            "device": config.get("device", "cpu"), "gpu_ids": _gpu_ids()}
 
     last = [time.perf_counter()]
 
@@ -77,6 +79,16 @@ def _device(wanted: str) -> str:
         raise RuntimeError(f"Ray gave this trial GPU(s) {get_gpu_ids()} but torch sees no CUDA device "
                            f"(CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES')!r}); not training on the CPU")
     return wanted
+
+
+def _gpu_ids() -> list:
+    """The GPUs Ray assigned to this trial (CUDA_VISIBLE_DEVICES is set to them): [] on CPU."""
+    try:
+        from ray import get_gpu_ids
+
+        return [str(g) for g in get_gpu_ids()]
+    except Exception:  # noqa: BLE001 - outside Ray
+        return []
 
 
 def _node() -> str:

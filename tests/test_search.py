@@ -64,8 +64,10 @@ def test_search_dedup_constraints_failures(tmp_path, ray_session, monkeypatch):
     assert any(x["status"] == "rejected" and x["warm_start"] == "plain" and x["params"] > plain_params for x in r)
     failed = [x for x in r if x["status"] == "failed" and not x["reused_from"]]
     assert len(failed) == 1 and failed[0]["arch_id"] == both.arch_id and "diverged" in failed[0]["reason"]
+    assert failed[0]["node"] and failed[0]["device"] == "cpu", "a failed training says where it failed"
     ok = [x for x in r if x["status"] == "ok" and not x["reused_from"]]
     assert len(ok) == 2 and len({x["key"] for x in ok}) == 2 and all(0 < x["val_acc"] <= 1 for x in ok)
+    assert all(x["device"] == "cpu" and x["gpu_ids"] == [] and x["node"] for x in ok)  # where each trained
     assert any(x["reused_from"] for x in r), "duplicates must be answered from earlier results"
     assert "rejected" in status and len(r) > 4
 

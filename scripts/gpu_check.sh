@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The project's GPU check: six measurements on one GPU, one Markdown report (see scripts/gpu_check.py).
+#
+# On the GPU machine, from the project root (README, "GPU check"):
+#   source .gpukit/setup.sh && bash scripts/gpu_check.sh --out "$OUT" --data-dir /tmp/cifar10
+# Here, on the CPU, tiny sizes (tests/test_gpu_check.py runs this, so the check cannot rot):
+#   bash scripts/gpu_check.sh --dry-run --out /tmp/gpu-check
+#
+# PYTHON picks the interpreter (default: python3, the GPU machine's, or the active venv's).
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+exec "${PYTHON:-python3}" scripts/gpu_check.py "$@"
