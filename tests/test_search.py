@@ -195,18 +195,8 @@ def test_ctrl_c_reports_it_and_resume_finishes_the_cut_off_trainings(tmp_path):
     cmd = [sys.executable, str(ROOT / "scripts/search.py"), "--space", str(space_file), "--out", str(tmp_path),
            "--name", "exp"]
     exp = tmp_path / "exp"
-    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        deadline = time.time() + 240
-        while time.time() < deadline and len(_checkpointed(exp)) < 2:
-            time.sleep(0.3)
-        assert len(_checkpointed(exp)) >= 2, "the warm starts never saved a checkpoint"
-        os.killpg(proc.pid, signal.SIGINT)
-        out, _ = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode == 130, out[-3000:]
+    code, out = _stop_mid_training(cmd, exp, checkpoints=2, stop=lambda p: os.killpg(p.pid, signal.SIGINT))
+    assert code == 130, out[-3000:]
     assert "SIGINT received: stopping" in out and "INTERRUPTED" in out and "the front above is partial" in out
     assert " ".join(cmd[1:]) + " --resume" in out.replace("'", "")  # the exact command to continue
     cut = {x["arch_id"]: x for x in rows(exp) if x["status"] == "interrupted"}
@@ -236,6 +226,22 @@ def test_ctrl_c_reports_it_and_resume_finishes_the_cut_off_trainings(tmp_path):
     assert "paper's ShaResNet was not evaluated" not in again.stdout
 
 
+def _stop_mid_training(cmd: list[str], exp: Path, checkpoints: int, stop) -> tuple[int, str]:
+    """Start a search, wait until `checkpoints` trainings saved epoch 2+, `stop` it; (exit code, output)."""
+    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.time() + 240
+        while time.time() < deadline and len(_checkpointed(exp)) < checkpoints:
+            time.sleep(0.3)
+        assert len(_checkpointed(exp)) >= checkpoints, "the trainings never saved a checkpoint"
+        stop(proc)
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    return proc.returncode, out
+
+
 def _checkpointed(exp: Path) -> list[Path]:
     from sharesnet.train.checkpoint import saved_epoch
 
@@ -262,16 +268,8 @@ def test_sigterm_stops_cleanly_with_143(tmp_path):
     space_file = write_space(tmp_path, trials=3, train=TRAIN | {"epochs": 150})
     cmd = [sys.executable, str(ROOT / "scripts/search.py"), "--space", str(space_file), "--out", str(tmp_path),
            "--name", "exp"]
-    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        deadline = time.time() + 240
-        while time.time() < deadline and not _checkpointed(tmp_path / "exp"):
-            time.sleep(0.3)
-        proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode == 143, out[-3000:]
+    code, out = _stop_mid_training(cmd, tmp_path / "exp", checkpoints=1,
+                                   stop=lambda p: p.send_signal(signal.SIGTERM))  # the driver alone
+    assert code == 143, out[-3000:]
     assert "SIGTERM received: stopping" in out and "INTERRUPTED" in out and "--resume" in out
     assert any(x["status"] == "interrupted" for x in rows(tmp_path / "exp"))
