@@ -46,7 +46,7 @@ class ShareSearch(OptunaSearch):
         self._done = journal.finished()
         self.skips = 0
         super().__init__(space=lambda _trial: None, metric=space.metric_names, mode=space.modes,
-                         sampler=make_sampler(space.sampler),
+                         sampler=make_sampler(space.sampler, _trials_so_far(storage)),
                          study_name=STUDY_NAME, storage=storage)
 
     @property
@@ -193,6 +193,13 @@ class ShareSearch(OptunaSearch):
 
     def restore(self, checkpoint_path: str):
         raise NotImplementedError
+
+
+def _trials_so_far(storage: optuna.storages.BaseStorage) -> int:
+    try:
+        return len(storage.get_all_trials(storage.get_study_id_from_name(STUDY_NAME), deepcopy=False))
+    except KeyError:  # a new study
+        return 0
 
 
 def classify(result: dict | None, error: bool, epochs: int) -> tuple[str, str]:

@@ -58,3 +58,26 @@ def test_constraints_checked_from_build_time_costs():
     big = evaluate_costs(get_spec("cifar_resnet20", in_channels=1), space)
     assert big.params == count_params(build_model(big.spec)) and big.flops > 0
     assert big.violations and "max_params" in big.violations[0] and big.constraint_values[0] > 0
+
+
+@pytest.mark.parametrize("sampler", ["nsga2", "tpe", "random"])
+def test_a_resumed_search_does_not_replay_the_first_runs_proposals(tmp_path, sampler):
+    # A seeded sampler restarted on the same study used to propose the first run's
+    # candidates again (seen on CIFAR-10: the first three proposals after --resume were
+    # the three trainings the stop had cut off), each a wasted, reused proposal.
+    import optuna
+
+    from nas.journal import Journal
+    from nas.searcher import ShareSearch
+    from nas.space import parse_space
+
+    raw = {"base": {"preset": "cifar_resnet20"}, "vary": {"depth": [1, 2, 3]}, "sampler": {"name": sampler}}
+    space = parse_space(raw)
+    storage = optuna.storages.RDBStorage(f"sqlite:///{tmp_path / 'optuna.db'}")
+
+    def proposals() -> list[str]:  # a new searcher on the same study, as --resume makes
+        study = ShareSearch(space, Journal(tmp_path), storage, trial_config=lambda c: {}).study
+        return [decode(study.ask(), space).arch_id for _ in range(3)]
+
+    first, again = proposals(), proposals()
+    assert first != again
