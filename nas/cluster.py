@@ -10,6 +10,19 @@ from nas.resources import Resources, check_fits, check_local, describe, fits
 from nas.storage import check_shared_folder
 
 
+def start_ray(**kwargs) -> None:
+    """ray.init(**kwargs), keeping the caller's SIGTERM handler.
+
+    ray.init installs its own (sys.exit), which would turn a SIGTERM into an abrupt exit
+    instead of the command's clean stop and report."""
+    import ray
+
+    term = signal.getsignal(signal.SIGTERM)
+    ray.init(**kwargs)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, term)
+
+
 def connect(res: Resources, log: Callable[[str], None] = print,
             exp_dir: Path | None = None) -> list[dict[str, float]]:
     """Start Ray on this machine (or join `res.address`); return the alive nodes' resources.
@@ -25,12 +38,7 @@ def connect(res: Resources, log: Callable[[str], None] = print,
         # --address the search starts its own Ray ("local"), even where `ray start` left one
         # running, which plain ray.init() would join and then refuse num_gpus.
         kwargs = {"address": res.address} if res.address else {"address": "local", "num_gpus": res.gpus}
-        # ray.init installs its own SIGTERM handler (sys.exit), which would turn a SIGTERM into
-        # an abrupt exit instead of the search's clean stop: keep the caller's handler.
-        term = signal.getsignal(signal.SIGTERM)
-        ray.init(include_dashboard=False, logging_level="ERROR", log_to_driver=False, **kwargs)
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, term)
+        start_ray(include_dashboard=False, logging_level="ERROR", log_to_driver=False, **kwargs)
     alive = [n for n in ray.nodes() if n.get("Alive")]
     nodes = [n["Resources"] for n in alive]
     check_fits(res, nodes)

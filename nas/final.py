@@ -10,8 +10,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import signal
-import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -176,11 +174,9 @@ def run_all(jobs: list[Job], gpus: int, resume: bool, bundles: dict[DataKey, Any
     import ray
 
     if not ray.is_initialized():
-        main = threading.current_thread() is threading.main_thread()
-        term = signal.getsignal(signal.SIGTERM)
-        ray.init(num_gpus=gpus, include_dashboard=False, logging_level="ERROR")
-        if main:  # ray.init swaps in its own SIGTERM handler (sys.exit); keep the caller's
-            signal.signal(signal.SIGTERM, term)
+        from nas.cluster import start_ray
+
+        start_ray(num_gpus=gpus, include_dashboard=False, logging_level="ERROR")
     task = ray.remote(num_gpus=1, max_retries=0)(_gpu_job)
     refs = [task.remote(j, resume) for j in jobs]
     try:

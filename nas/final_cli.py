@@ -143,7 +143,9 @@ def _where(gpus: int) -> str:
 def _schedule(recipe) -> str:
     text = f"{recipe.epochs} epochs, batch {recipe.batch_size}, "
     if recipe.schedule == "multistep":
-        at = [m * recipe.epochs if m < 1 else m for m in recipe.milestones]
+        from sharesnet.train.schedule import milestone_epochs
+
+        at = milestone_epochs(recipe)
         return text + f"lr x{recipe.gamma:g} at epochs {', '.join(f'{e:g}' for e in at) or 'none'}"
     warm = f" after {recipe.warmup_epochs:g} warm-up epoch(s)" if recipe.warmup_epochs else ""
     return text + f"cosine lr{warm}"

@@ -20,7 +20,11 @@ def lr_factor(recipe: Recipe, step: int, steps_per_epoch: int) -> float:
     return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
 
+def milestone_epochs(recipe: Recipe) -> list[float]:
+    """Milestones in epochs; values below 1 are fractions of the run."""
+    return [m * recipe.epochs if m < 1 else m for m in recipe.milestones]
+
+
 def milestone_steps(recipe: Recipe, steps_per_epoch: int) -> list[int]:
-    """Milestones as step counts; values below 1 are fractions of the run."""
-    epochs = [m * recipe.epochs if m < 1 else m for m in recipe.milestones]
-    return [round(e * steps_per_epoch) for e in epochs]
+    """Milestones as step counts."""
+    return [round(e * steps_per_epoch) for e in milestone_epochs(recipe)]
