@@ -105,9 +105,11 @@ def from_file(path: str | Path, data: DataConfig) -> Arch:
 
 
 def make_jobs(archs: list[Arch], recipe: Recipe, seeds: int, out: Path, test_limit: int | None = None) -> list[Job]:
+    """Seed-major order: every architecture gets its first seed before any gets a second, so a
+    retraining cut off part way still has each net at n >= 1 to compare."""
     return [Job(a.name, a.spec, a.data, dataclasses.replace(recipe, seed=recipe.seed + k),
                 out / a.key / f"seed-{recipe.seed + k}", test_limit)
-            for a in archs for k in range(seeds)]
+            for k in range(seeds) for a in archs]
 
 
 def load_bundles(jobs: list[Job]) -> dict[DataKey, Any]:
@@ -156,13 +158,18 @@ def run_job(job: Job, resume: bool, log: Callable[[str], None] = print, *, devic
            "flops": count_flops(model, (data.in_channels, *data.image_size)),
            "checkpoint_bytes": checkpoint_bytes(model), "epochs": result.epochs_run,
            "wall_time_s": result.wall_time_s, "images_per_s": result.images_per_s, "precision": result.precision,
+           # every epoch's time, those of runs before a resume too: wall_time_s is this run's alone
+           "train_time_s": sum(h.get("epoch_time_s") or 0.0 for h in result.history),
+           "resumed_at_epoch": result.resumed_at_epoch,
            "device": result.device, "train_images": len(data.train) + len(data.val), "test_images": len(data.test),
            "test_limit": job.test_limit, "checkpoint": str(job.folder / "last.pt"), "spec": job.spec.to_dict(),
            "recipe": job.recipe.to_dict(), "data": dataclasses.asdict(job.data), "split_seed": job.data.split_seed}
     atomic_write(job.folder / "metrics.csv", csv_text(result.history))
     atomic_write(done, json.dumps(row, indent=1))
+    resumed = f", resumed at epoch {result.resumed_at_epoch}: {row['train_time_s']:.0f} s of epochs in all" \
+        if result.resumed_at_epoch else ""
     log(f"[final] {job.label}: test accuracy {result.test_acc:.4f} ({result.epochs_run} epochs, "
-        f"{result.wall_time_s:.0f} s)")
+        f"{result.wall_time_s:.0f} s{resumed})")
     return row
 
 

@@ -1,4 +1,4 @@
-"""final_results.csv and .md: rebuilt from every job's result.json under the output folder.
+"""final_results.csv, .md and .png: rebuilt from every job's result.json under the output folder.
 
 Rebuilt from disk, not from the rows of the last run, so a second run into the same folder
 adds its rows instead of replacing the first run's table, and an interrupted run still
@@ -16,36 +16,49 @@ from nas.journal import atomic_write
 from sharesnet.spec import ArchSpec
 
 COLUMNS = ("architecture", "arch_id", "depth", "width", "sharing", "params", "FLOPs (fvcore, 1 MAC = 1 flop)",
-           "checkpoint (MB)", "recipe", "data", "test accuracy (mean ± std, n seeds)", "wall time (s)")
+           "checkpoint (MB)", "recipe", "data", "test accuracy (mean ± std, n seeds)", "training time (s, all seeds)")
 _NUMERIC = {"params", "FLOPs (fvcore, 1 MAC = 1 flop)", "checkpoint (MB)", "test accuracy (mean ± std, n seeds)",
-            "wall time (s)"}
+            "training time (s, all seeds)"}
 
 
 def collect(out: Path) -> list[dict]:
     """Every finished job under `out`, oldest first, with its table facts added."""
     files = sorted(Path(out).glob("*/seed-*/result.json"), key=lambda p: p.stat().st_mtime)
-    return [_facts(json.loads(p.read_text())) for p in files]
+    return [_facts(json.loads(p.read_text()), p.parent) for p in files]
 
 
 def summarise(out: Path) -> str:
-    """Write final_results.csv (one row per job) and .md (one row per architecture, recipe and data)."""
+    """Write final_results.csv (one row per job), .md (one row per architecture, recipe and data)
+    and .png (test accuracy against params and FLOPs)."""
     rows = collect(out)
     atomic_write(out / "final_results.csv", csv_text([{k: v for k, v in r.items() if not isinstance(v, dict)}
                                                   for r in rows]))
     table = "\n".join([_line(COLUMNS), "|" + "|".join("---:" if c in _NUMERIC else "---" for c in COLUMNS) + "|"]
                       + [_group_line(g) for g in _groups(rows)])
     atomic_write(out / "final_results.md", table + "\n")
+    from nas.final_plot import plot
+
+    plot(_groups(rows), out / "final_results.png")
     return table
 
 
-def _facts(row: dict) -> dict:
+def _facts(row: dict, folder: Path) -> dict:
     spec = ArchSpec.from_dict(row["spec"])
+    if "train_time_s" not in row:  # results written before it was recorded: the epochs' own times
+        row["train_time_s"] = _epoch_seconds(folder / "metrics.csv") or row["wall_time_s"]
     recipe, data = row["recipe"], row["data"]
     return row | {"depth": "-".join(str(s.depth) for s in spec.stages),
                   "width": "-".join(str(s.width) for s in spec.stages), "sharing": spec.sharing_summary(),
                   "recipe_label": f"{recipe.get('name') or 'custom'}, {recipe['epochs']} epochs, "
                                   f"batch {recipe['batch_size']}",
                   "data_label": _data_label(data, row.get("test_limit"))}
+
+
+def _epoch_seconds(metrics: Path) -> float | None:
+    if not metrics.is_file():
+        return None
+    with metrics.open() as f:
+        return sum(float(r["epoch_time_s"] or 0) for r in csv.DictReader(f))
 
 
 def _data_label(data: dict, test_limit: int | None) -> str:
@@ -68,7 +81,7 @@ def _group_line(rs: list[dict]) -> str:
     r = rs[0]
     return _line([r["name"], f"`{r['arch_id']}`", r["depth"], r["width"], r["sharing"], f"{r['params']:,}",
                   f"{r['flops']:,}", f"{r['checkpoint_bytes'] / 2**20:.2f}", r["recipe_label"], r["data_label"],
-                  accuracy_text([x["test_acc"] for x in rs]), f"{sum(x['wall_time_s'] for x in rs):.0f}"])
+                  accuracy_text([x["test_acc"] for x in rs]), f"{sum(x['train_time_s'] for x in rs):.0f}"])
 
 
 def accuracy_text(accs: list[float]) -> str:

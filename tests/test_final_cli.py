@@ -128,6 +128,9 @@ def test_retraining_drops_the_search_limit_and_tables_accumulate(tmp_path, capsy
     assert "(n=1)" in table and "± 0.0000" not in table
     with (out / "final_results.csv").open() as f:
         assert len(list(csv.DictReader(f))) == 3
+    # The plot shows the latest configuration only (the smoke run here), one point per seed.
+    png = out / "final_results.png"
+    assert png.stat().st_size > 10_000 and png.read_bytes()[:4] == b"\x89PNG"
 
 
 def test_limit_never_caps_the_test_split_unless_asked():
