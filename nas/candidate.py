@@ -49,7 +49,11 @@ def costs(spec: ArchSpec, input_size: tuple[int, int, int]) -> tuple[int, int]:
 
 
 def recipe_hash(space: SearchSpace) -> str:
-    body = {"recipe": space.recipe.to_dict(), "data": space.data.load_kwargs()}
+    body = {"recipe": space.trial_recipe.to_dict(), "data": space.data.load_kwargs()}
+    if space.inherit:  # a fine-tune of the parent is another training than one from scratch
+        from nas.inherit import largest_parent
+
+        body["inherit"] = {"parent": largest_parent(space).arch_id, "parent_recipe": space.recipe.to_dict()}
     return hashlib.sha1(json.dumps(body, sort_keys=True).encode()).hexdigest()[:8]
 
 

@@ -6,10 +6,12 @@ Experiment folder layout:
   trials.jsonl, trials.csv   one row per candidate: trained, reused, rejected, failed
   checkpoints/<key>/    last.pt of each training, saved after every epoch whose save is cheap (resume mid-trial)
   ray/run-N/            Ray Tune's own results, one folder per (re)start
+  parent/               with `inherit:`, the parent every candidate fine-tunes from (last.pt, result.json)
   pareto.*              the Pareto export, written at the end
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from pathlib import Path
@@ -22,10 +24,12 @@ from ray import tune
 from nas.candidate import Candidate
 from nas.cluster import connect
 from nas.datacheck import check_data
+from nas.inherit import largest_parent, parent_checkpoint
 from nas.journal import Journal, atomic_write
 from nas.resources import Resources, slots as count_slots
 from nas.sampling import encode, warm_start_specs
 from nas.schema import SpaceError
+from nas.parent import train_parent
 from nas.searcher import STUDY_NAME, ShareSearch
 from nas.space import SearchSpace
 from nas.stop import StopRequest
@@ -45,8 +49,8 @@ def run_search(space: SearchSpace, exp_dir: Path, res: Resources, resume: bool =
     exp_dir = Path(exp_dir).resolve()
     space = check_data(space, log)  # loads the data once; resolves the image size FLOPs are counted at
     nodes = connect(res, log, exp_dir)  # an unmeetable request fails here, before the folder exists
-    _prepare_folder(space, exp_dir, resume)
-    journal = Journal(exp_dir)
+    space = _prepare_folder(space, exp_dir, resume, log)
+    journal = Journal(exp_dir, tags={"inherited": True} if space.inherit else None)
     storage = optuna.storages.RDBStorage(f"sqlite:///{exp_dir / 'optuna.db'}")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     stopping = (lambda: stop.requested) if stop else (lambda: False)
@@ -57,7 +61,8 @@ def run_search(space: SearchSpace, exp_dir: Path, res: Resources, resume: bool =
         _enqueue_warm_starts(searcher.study, space, log)
     remaining = space.trials - journal.trained()
     start, rows_before, trained_before, slots = time.perf_counter(), len(journal.rows), journal.trained(), 0
-    if remaining > 0 and not stopping():
+    parent_s = _train_parent(space, exp_dir, res, log, stop) if space.inherit and remaining > 0 else 0.0
+    if remaining > 0 and not stopping() and parent_s is not None:
         log(f"[search] {space.name}: {remaining} of {space.trials} trainings to go; results in {exp_dir}")
         _fit(searcher, space, exp_dir, res, remaining, stop)
         slots = searcher.slots
@@ -65,7 +70,7 @@ def run_search(space: SearchSpace, exp_dir: Path, res: Resources, resume: bool =
         log(f"[search] {space.name}: all {space.trials} trainings already done")
     cut_off = searcher.record_cut_off() if stopping() else []
     wall = time.perf_counter() - start
-    train_s = sum(r.get("train_time_s") or 0.0 for r in journal.rows[rows_before:])
+    train_s = sum(r.get("train_time_s") or 0.0 for r in journal.rows[rows_before:]) + (parent_s or 0.0)
     busy = train_s / (wall * slots) if slots and wall else None
     if busy is not None and not stopping():
         log(f"[search] {wall:.1f} s for {journal.trained() - trained_before} trainings on {slots} trial slots; "
@@ -80,27 +85,17 @@ def run_search(space: SearchSpace, exp_dir: Path, res: Resources, resume: bool =
 def _fit(searcher: ShareSearch, space: SearchSpace, exp_dir: Path, res: Resources, remaining: int,
          stop: StopRequest | None) -> None:
     """Run the Ray Tune experiment until it is done or a stop is requested."""
-    # Ray's default console output repeats what the search's own progress lines say.
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    # Ray Tune's SIGINT handler would kill the trials without telling the searcher: the
-    # driver's StopRequest handles Ctrl-C instead, through the Stopper below.
-    os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
-    from nas.trainable import run_trial
-
     scheduler = None
     if space.early_stopping:
         scheduler = tune.schedulers.ASHAScheduler(
-            metric="val_acc", mode="max", time_attr="epoch", max_t=space.recipe.epochs,
+            metric="val_acc", mode="max", time_attr="epoch", max_t=space.trial_recipe.epochs,
             grace_period=space.early_stopping.grace_epochs, reduction_factor=space.early_stopping.reduction_factor)
-    runs = sorted((exp_dir / "ray").glob("run-*")) if (exp_dir / "ray").is_dir() else []
     tuner = tune.Tuner(
-        tune.with_resources(run_trial, {"cpu": res.cpus_per_trial, "gpu": res.gpus_per_trial}),
+        _trainable(res),
         tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler, num_samples=remaining,
                                     max_concurrent_trials=res.max_concurrent, reuse_actors=True,
-                                    trial_dirname_creator=lambda t: f"trial_{t.trial_id}"),
-        run_config=tune.RunConfig(name=f"run-{len(runs) + 1}", storage_path=str(exp_dir / "ray"), verbose=0,
-                                  stop=_StopWhenAsked(stop),
-                                  failure_config=tune.FailureConfig(max_failures=res.max_failures)))
+                                    trial_dirname_creator=_dirname),
+        run_config=_run_config("run", exp_dir, res, stop))
     tuner.fit()
 
 
@@ -120,31 +115,97 @@ class _StopWhenAsked(tune.Stopper):
         return (_StopWhenAsked, (None,))
 
 
+def _run_config(prefix: str, exp_dir: Path, res: Resources, stop: StopRequest | None, callbacks=()):
+    """Ray Tune's run config: a new `ray/<prefix>-N/` folder per (re)start, stoppable by `stop`."""
+    # Ray's default console output repeats what the search's own progress lines say.
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    # Ray Tune's SIGINT handler would kill the trials without telling the searcher: the
+    # driver's StopRequest handles Ctrl-C instead, through the Stopper below.
+    os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
+    runs = sorted((exp_dir / "ray").glob(f"{prefix}-*")) if (exp_dir / "ray").is_dir() else []
+    return tune.RunConfig(name=f"{prefix}-{len(runs) + 1}", storage_path=str(exp_dir / "ray"), verbose=0,
+                          stop=_StopWhenAsked(stop), callbacks=list(callbacks),
+                          failure_config=tune.FailureConfig(max_failures=res.max_failures))
+
+
+def _trainable(res: Resources):
+    """run_trial with the resources of one trial."""
+    from nas.trainable import run_trial
+
+    return tune.with_resources(run_trial, {"cpu": res.cpus_per_trial, "gpu": res.gpus_per_trial})
+
+
+def _dirname(trial) -> str:
+    return f"trial_{trial.trial_id}"
+
+
+def _train_parent(space: SearchSpace, exp_dir: Path, res: Resources, log: Callable[[str], None],
+                  stop: StopRequest | None) -> float | None:
+    """With `inherit:`, the parent first, where trials run (see nas/parent.py)."""
+    from nas.candidate import costs
+
+    spec = largest_parent(space)
+    params, flops = costs(spec, space.data.input_size)
+    config = _config(spec, space.recipe, space, parent_checkpoint(exp_dir).parent, res) | {
+        "arch_id": spec.arch_id, "params": params, "flops": flops}
+
+    def run_once(callback: tune.Callback) -> dict:
+        """One trial of run_trial with the trials' resources; its final report."""
+        tuner = tune.Tuner(_trainable(res), param_space=config,
+                           tune_config=tune.TuneConfig(num_samples=1, trial_dirname_creator=_dirname),
+                           run_config=_run_config("parent", exp_dir, res, stop, [callback]))
+        return tuner.fit()[0].metrics or {}
+
+    return train_parent(space, spec, exp_dir, run_once, log, stopping=lambda: stop is not None and stop.requested)
+
+
 def _trial_config(space: SearchSpace, exp_dir: Path, res: Resources) -> Callable[[Candidate], dict]:
+    # With inheritance a candidate fine-tunes from the parent: its own, shorter recipe.
+    inherit = {"inherit_from": str(parent_checkpoint(exp_dir))} if space.inherit else {}
+
     def config(cand: Candidate) -> dict:
-        return {"spec": cand.spec.to_dict(), "recipe": space.recipe.to_dict(), "data": space.data.load_kwargs(),
-                "arch_id": cand.arch_id, "key": cand.key, "params": cand.params, "flops": cand.flops,
-                "checkpoint_dir": str(exp_dir / "checkpoints" / cand.key),
-                "report_epochs": space.early_stopping is not None,
-                "threads": res.threads, "device": res.device, "progress_every_s": PROGRESS_EVERY_S}
+        return _config(cand.spec, space.trial_recipe, space, exp_dir / "checkpoints" / cand.key, res) | {
+            "arch_id": cand.arch_id, "key": cand.key, "params": cand.params, "flops": cand.flops, **inherit}
     return config
 
 
-def _prepare_folder(space: SearchSpace, exp_dir: Path, resume: bool) -> None:
+def _config(spec, recipe, space: SearchSpace, checkpoint_dir: Path, res: Resources) -> dict:
+    """What run_trial needs to train one spec with one recipe."""
+    return {"spec": spec.to_dict(), "recipe": recipe.to_dict(), "data": space.data.load_kwargs(),
+            "checkpoint_dir": str(checkpoint_dir), "report_epochs": space.early_stopping is not None,
+            "threads": res.threads, "device": res.device, "progress_every_s": PROGRESS_EVERY_S}
+
+
+def _prepare_folder(space: SearchSpace, exp_dir: Path, resume: bool, log: Callable[[str], None]) -> SearchSpace:
+    """Create the folder, or check that a resumed one holds this space; return the space to run."""
     marker = exp_dir / "space.yaml"
     if marker.exists() and not resume:
         raise SpaceError(f"{exp_dir}: an experiment is already there; pass --resume to continue it, "
                          f"or choose another --out/--name")
     if resume and marker.exists():
+        old = yaml.safe_load(marker.read_text()).get("resolved") or {}
+        space = _as_started(space, old, log)
         # Only the budget may change on resume (`--trials` to extend a search).
-        old, new = (_without_trials(d) for d in (yaml.safe_load(marker.read_text()).get("resolved"),
-                                                 _plain(space.resolved()["resolved"])))
-        if old != new:
+        if _without_trials(old) != _without_trials(_plain(space.resolved()["resolved"])):
             raise SpaceError(f"{marker}: the search space changed since this experiment started; resume with "
                              f"the same space file, or start a new experiment")
-        return
+        return space
     exp_dir.mkdir(parents=True, exist_ok=True)
     atomic_write(marker, yaml.safe_dump(_plain(space.resolved()), sort_keys=False))
+    return space
+
+
+def _as_started(space: SearchSpace, old: dict, log: Callable[[str], None]) -> SearchSpace:
+    """An experiment started before sampler.encoding and sampler.repeats existed goes on as it
+    began (conditional encoding, repeats reused), so its Optuna study stays one encoding."""
+    legacy = {"encoding": "conditional", "repeats": "reuse"}
+    missing = {k: v for k, v in legacy.items() if k not in (old.get("sampler") or {})}
+    if not missing:
+        return space
+    log(f"[search] this experiment began before sampler.{' and sampler.'.join(missing)} existed; it goes on "
+        f"with {', '.join(f'{k}: {v}' for k, v in missing.items())}, as it started")
+    old.setdefault("sampler", {}).update(missing)
+    return dataclasses.replace(space, sampler=dataclasses.replace(space.sampler, **missing))
 
 
 def _without_trials(d: dict | None) -> dict:

@@ -86,7 +86,9 @@ def _entry(r: dict, resolved: dict) -> dict:
     return {"rank": r["rank"], "arch_id": r["arch_id"], "trial_id": r["trial_id"], "val_acc": r["val_acc"],
             "params": r["params"], "flops": r["flops"], "sharing": r["sharing"], "warm_start": r.get("warm_start"),
             "seed": resolved["recipe"]["seed"], "split_seed": resolved["data"]["split_seed"],
-            "data": resolved["data"], "recipe": resolved["recipe"], "spec": r["spec"]}
+            "data": resolved["data"], "recipe": resolved["recipe"], "spec": r["spec"],
+            # val_acc came from the parent's weights + a fine-tune, not from `recipe` alone
+            **({"inherit": resolved["inherit"]} if resolved.get("inherit") else {})}
 
 
 class _NoAliases(yaml.SafeDumper):

@@ -30,8 +30,9 @@ def atomic_write(path: Path, text: str) -> None:
 
 
 class Journal:
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, tags: dict[str, Any] | None = None):
         self.folder = Path(folder)
+        self.tags = dict(tags or {})  # fields every candidate row of this search carries, e.g. inherited
         self.path = self.folder / "trials.jsonl"
         self.rows: list[dict[str, Any]] = []
         if self.path.exists():
@@ -39,7 +40,7 @@ class Journal:
             self.rows = [json.loads(line) for line in lines if line.strip()]
 
     def add(self, row: dict[str, Any]) -> None:
-        row = {"time": time.time(), **row}
+        row = {"time": time.time(), **row, **(self.tags if "key" in row else {})}
         self.rows.append(row)
         with self.path.open("a") as f:
             f.write(json.dumps(row) + "\n")

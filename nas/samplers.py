@@ -21,7 +21,7 @@ def make_sampler(cfg: SamplerConfig, trials_so_far: int = 0) -> optuna.samplers.
     if cfg.name == "nsga3":
         return s.NSGAIIISampler(population_size=cfg.population_size, seed=cfg.seed)
     if cfg.name == "tpe":
-        return s.TPESampler(n_startup_trials=cfg.n_startup_trials, seed=cfg.seed, multivariate=True, warn_independent_sampling=False)
+        return s.TPESampler(n_startup_trials=cfg.n_startup_trials, seed=cfg.seed, multivariate=True)
     if cfg.name == "gp":
         return s.GPSampler(n_startup_trials=cfg.n_startup_trials, seed=cfg.seed, warn_independent_sampling=False)
     if cfg.name == "qmc":

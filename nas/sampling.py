@@ -4,6 +4,14 @@ The only Optuna-facing names are parameter names such as `s2.depth`, `width_mult
 `s1.conv2.share` (a pattern), `s1.conv2.k` and `s1.conv2.cut3`. Patterns that would tie
 blocks of different weight shapes are legalised by splitting such groups by shape
 (e.g. a strided first block keeps its own conv1), so every suggestion builds.
+
+Encoding `conditional` (the default) asks for cuts only under `ranges` and at the trial's
+depth, and for `k` only under `sequence`/`cycle`. Optuna's NSGA-II, TPE and GP model only
+the parameters every finished trial has (the intersection search space), so they draw
+those independently at random. Encoding `fixed` asks for every parameter in every trial:
+`k` whatever the pattern, and a cut per gap of the stage's deepest choice whatever the
+pattern and depth (unused ones are don't-care genes), so the samplers model them all.
+Measured on the quickstart, that did not raise the hypervolume (see the README).
 """
 from __future__ import annotations
 
@@ -38,20 +46,40 @@ def decode(trial: Suggester, space: SearchSpace) -> ArchSpec:
     for s, st in enumerate(shape.stages):
         for p, pos in enumerate(shape.positions):
             if _varies(space, s, pos):
-                masks[(s, p)] = legalise(shape, s, p, _suggest_mask(trial, f"s{s + 1}.{pos}", st.depth, space))
+                genes = _suggest_genes(trial, f"s{s + 1}.{pos}", st.depth, max_depth(space, s), space)
+                masks[(s, p)] = legalise(shape, s, p, _mask(genes, st.depth))
     return shape.with_masks(masks)
 
 
-def _suggest_mask(trial: Suggester, prefix: str, depth: int, space: SearchSpace) -> M.Mask:
-    pattern = trial.suggest_categorical(f"{prefix}.share", list(space.sharing.patterns))
+def max_depth(space: SearchSpace, s: int) -> int:
+    """The deepest choice of stage s: how many cut genes the fixed encoding carries."""
+    return max(space.depth[s]) if space.depth else space.base.stages[s].depth
+
+
+def _suggest_genes(trial: Suggester, prefix: str, depth: int, deepest: int, space: SearchSpace) -> dict[str, Any]:
+    """The pattern and its arguments. `fixed` asks for all of them every time; `conditional`
+    only for those the pattern uses at this depth."""
+    patterns = space.sharing.patterns
+    genes: dict[str, Any] = {"share": trial.suggest_categorical(f"{prefix}.share", list(patterns))}
+    fixed = space.sampler.encoding == "fixed"
+    used = depth > 1 and genes["share"] not in ("none", "stage")
+    if "ranges" in patterns and (fixed or (used and genes["share"] == "ranges")):
+        for b in range(1, deepest if fixed else depth):
+            genes[f"cut{b}"] = trial.suggest_categorical(f"{prefix}.cut{b}", [False, True])
+    if ({"sequence", "cycle"} & set(patterns)) and (fixed or (used and genes["share"] != "ranges")):
+        genes["k"] = trial.suggest_categorical(f"{prefix}.k", list(space.sharing.k))
+    return genes
+
+
+def _mask(genes: dict[str, Any], depth: int) -> M.Mask:
+    pattern = genes["share"]
     if pattern == "none" or depth == 1:
         return M.none(depth)
     if pattern == "stage":
         return M.stage(depth)
     if pattern == "ranges":
-        return M.ranges(depth, [b for b in range(1, depth) if trial.suggest_categorical(f"{prefix}.cut{b}", [False, True])])
-    k = trial.suggest_categorical(f"{prefix}.k", list(space.sharing.k))
-    return M.sequence(depth, k) if pattern == "sequence" else M.cycle(depth, k)
+        return M.ranges(depth, [b for b in range(1, depth) if genes[f"cut{b}"]])
+    return M.sequence(depth, genes["k"]) if pattern == "sequence" else M.cycle(depth, genes["k"])
 
 
 def legalise(spec: ArchSpec, s: int, p: int, mask: M.Mask) -> M.Mask:
@@ -101,33 +129,35 @@ def encode(spec: ArchSpec, space: SearchSpace) -> dict[str, Any] | None:
             if found is None:
                 return None
             params.update({f"s{s + 1}.{pos}.{k}": v for k, v in found.items()})
+    fixed = _Fixed(params)
     try:
-        return params if decode(_Fixed(params), space) == spec else None
+        return {name: params[name] for name in fixed.asked} if decode(fixed, space) == spec else None
     except (KeyError, ValueError):
         return None
 
 
 def _encode_mask(spec: ArchSpec, s: int, p: int, space: SearchSpace) -> dict[str, Any] | None:
+    """Genes that give the mask; don't-care ones (unused cuts, an unused k) copy the mask's cuts and the first k.
+    `encode` keeps only the genes the encoding asks for."""
     target, depth = spec.stages[s].mask(p), spec.stages[s].depth
     cuts = {b for b in range(1, depth) if target[b] != target[b - 1]}
-    options = {"none": [({}, M.none(depth))], "stage": [({}, M.stage(depth))],
-               "ranges": [({f"cut{b}": b in cuts for b in range(1, depth)}, M.ranges(depth, sorted(cuts)))],
-               "sequence": [({"k": k}, M.sequence(depth, k)) for k in space.sharing.k],
-               "cycle": [({"k": k}, M.cycle(depth, k)) for k in space.sharing.k]}
     for pattern in space.sharing.patterns:
-        for extra, mask in options[pattern]:
-            if legalise(spec, s, p, mask) == target:
-                return {"share": pattern, **extra}
+        for k in space.sharing.k if pattern in ("sequence", "cycle") else space.sharing.k[:1]:
+            genes = {"share": pattern, "k": k, **{f"cut{b}": b in cuts for b in range(1, max_depth(space, s))}}
+            if legalise(spec, s, p, _mask(genes, depth)) == target:
+                return genes
     return None
 
 
 class _Fixed:
-    """A Suggester that answers from a dict, to check that an encoding decodes back."""
+    """A Suggester that answers from a dict, to check that an encoding decodes back; `asked`
+    keeps the names decode asked for, in order."""
 
     def __init__(self, params: dict[str, Any]):
-        self.params = params
+        self.params, self.asked = params, []
 
     def suggest_categorical(self, name: str, choices: list) -> Any:
         if name not in self.params or self.params[name] not in choices:
             raise KeyError(name)
+        self.asked.append(name)
         return self.params[name]

@@ -2,8 +2,9 @@
 
 Before a candidate reaches Ray it is decoded, costed and checked:
 - over a budget: told to Optuna as infeasible (constraints) and never trained;
-- already evaluated (same arch_id and recipe): the earlier result is reused;
-- being trained right now: it waits for that result instead of training twice.
+- already evaluated, rejected or in training (same arch_id and recipe): by default
+  (`sampler.repeats: resample`) closed as FAIL, which the samplers skip, and the sampler
+  asked again; under `reuse`, told the earlier result (or made to wait for it).
 Every outcome is written to the journal. Resume lives in the Optuna database and the
 journal, so Ray's own searcher checkpoint is not used.
 """
@@ -28,7 +29,7 @@ from sharesnet.train.checkpoint import saved_epoch
 
 STUDY_NAME = "sharesnet-nas"
 RESULT_KEYS = ("val_acc", "val_acc_best", "epoch", "wall_time_s", "train_time_s", "precision", "device", "node",
-               "gpu_ids", "resumed_at_epoch")  # what a trial's final report carries into the journal
+               "gpu_ids", "resumed_at_epoch", "images_trained")  # what a trial's final report carries into the journal
 MAX_SKIPS = 200  # consecutive untrainable candidates before the space counts as exhausted
 
 
@@ -44,6 +45,7 @@ class ShareSearch(OptunaSearch):
         self._running: dict[str, str] = {}  # key -> Ray trial id
         self._waiting: dict[str, list[tuple[Any, Candidate]]] = {}  # key -> duplicates waiting on it
         self._done = journal.finished()
+        self._rejected = {r["key"]: r["trial_id"] for r in journal.rows if r["status"] == "rejected"}
         self.skips = 0
         super().__init__(space=lambda _trial: None, metric=space.metric_names, mode=space.modes,
                          sampler=make_sampler(space.sampler, _trials_so_far(storage)),
@@ -60,7 +62,11 @@ class ShareSearch(OptunaSearch):
             cand = self._candidate(ot_trial)
             if cand is None:
                 continue
-            if cand.violations:
+            earlier = self._earlier(cand)
+            if earlier and self.space.sampler.repeats == "resample":
+                self._resample(ot_trial, cand, earlier)
+            elif cand.violations:
+                self._rejected[cand.key] = f"optuna-{ot_trial.number}"
                 self._tell(ot_trial, cand, "rejected", {"val_acc": 0.0}, reason="; ".join(cand.violations))
             elif cand.key in self._done:
                 done = self._done[cand.key]
@@ -74,6 +80,23 @@ class ShareSearch(OptunaSearch):
         self.log(f"[search] stopping early: {MAX_SKIPS} candidates in a row were over budget or already "
                  "evaluated; the space looks exhausted (widen vary:, relax constraints:)")
         return Searcher.FINISHED
+
+    def _earlier(self, cand: Candidate) -> str | None:
+        """The trial that already has (or is training) this candidate's architecture, if any."""
+        if cand.key in self._done:
+            return self._done[cand.key]["trial_id"]
+        return self._running.get(cand.key) or self._rejected.get(cand.key)
+
+    def _resample(self, ot_trial, cand: Candidate, earlier: str) -> None:
+        """A repeat closes as FAIL, which Optuna's samplers skip: it takes no NSGA-II population
+        slot and no TPE history, so the sampler's next proposal is a new one. The journal keeps
+        a `repeat` row, for the accounting of proposals."""
+        self._ot_study.tell(ot_trial, state=TrialState.FAIL)
+        self.journal.add({"trial_id": f"optuna-{ot_trial.number}", "number": ot_trial.number, "key": cand.key,
+                          "arch_id": cand.arch_id, "status": "repeat", "reused_from": earlier,
+                          "params": cand.params, "flops": cand.flops, "train_time_s": 0.0,
+                          "warm_start": ot_trial.user_attrs.get("warm_start"),
+                          "reason": f"repeats {earlier}; the sampler was asked for a new proposal"})
 
     def _candidate(self, ot_trial) -> Candidate | None:
         try:
@@ -106,7 +129,7 @@ class ShareSearch(OptunaSearch):
             return
         ot_trial, cand = self._ot_trials.pop(trial_id), self._cands.pop(trial_id)
         self._running.pop(cand.key, None)
-        status, reason = classify(result, error, self.space.recipe.epochs)
+        status, reason = classify(result, error, self.space.trial_recipe.epochs)
         metrics = {k: (result or {}).get(k) for k in RESULT_KEYS}
         row = self._tell(ot_trial, cand, status, metrics, reason=reason, trial_id=trial_id)
         if status in FINAL:
@@ -124,7 +147,7 @@ class ShareSearch(OptunaSearch):
                "warm_start": ot_trial.user_attrs.get("warm_start"),
                "precision": metrics.get("precision"), "device": metrics.get("device"),
                "node": metrics.get("node"), "gpu_ids": metrics.get("gpu_ids"),
-               "resumed_at_epoch": metrics.get("resumed_at_epoch"),
+               "resumed_at_epoch": metrics.get("resumed_at_epoch"), "images_trained": metrics.get("images_trained"),
                "continues": ot_trial.user_attrs.get("continues"),
                "sharing": cand.spec.sharing_summary(), "spec": cand.spec.to_dict()}
         if reused_from:
@@ -148,7 +171,8 @@ class ShareSearch(OptunaSearch):
         extra = f" ({row['reason']})" if row.get("reason") else ""
         self.log(f"[search] {j.trained()}/{self.space.trials} trained, {len(self._running)} running, "
                  f"{j.count('failed', 'error')} failed, {j.count('early_stopped')} stopped early, "
-                 f"{sum(1 for r in j.rows if r.get('reused_from'))} reused, {j.count('rejected')} rejected | "
+                 f"{sum(1 for r in j.rows if r.get('reused_from') and r['status'] != 'repeat')} reused, "
+                 f"{j.count('repeat')} repeats resampled, {j.count('rejected')} rejected | "
                  f"front {front} | {row['arch_id']} {row['status']}{' (reused)' if row.get('reused_from') else ''} "
                  f"{detail}params={row['params']:,} flops={row['flops']:,}{extra} | {self._eta()}")
 

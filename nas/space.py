@@ -25,13 +25,15 @@ DATASETS = {  # name -> (in_channels, num_classes, image side); imagefolder: rea
 PATTERNS = ("none", "stage", "ranges", "sequence", "cycle")
 OBJECTIVES = {"val_acc": "max", "params": "min", "flops": "min"}
 SAMPLERS = ("nsga2", "nsga3", "tpe", "random", "qmc", "gp")
+ENCODINGS = ("conditional", "fixed")
+REPEATS = ("resample", "reuse")
 WARM_STARTS = ("plain", "paper")
 TOP_KEYS = {
     "name": "experiment name", "data": "dataset and split", "base": "base architecture",
     "vary": "what the search changes", "train": "trial recipe", "objectives": "what to optimise",
     "constraints": "budgets checked before training", "sampler": "Optuna sampler",
     "trials": "architectures to train", "warm_start": "points evaluated first",
-    "early_stopping": "ASHA on val_acc"}
+    "early_stopping": "ASHA on val_acc", "inherit": "fine-tune candidates from a trained parent"}
 
 
 @dataclass(frozen=True)
@@ -77,12 +79,26 @@ class SamplerConfig:
     seed: int = 0
     population_size: int = 16  # nsga2 / nsga3
     n_startup_trials: int = 8  # tpe / gp: random trials before the model kicks in
+    # conditional: cuts and k only under the patterns that use them; fixed: every parameter in
+    # every trial, so NSGA-II/TPE/GP model them all. Measured on the quickstart (README,
+    # docs/results/sampler-quickstart): fixed did not raise the hypervolume, so not the default.
+    encoding: str = "conditional"
+    # resample: a proposal of an architecture already trained (or training) is closed as
+    # FAIL, which Optuna's samplers ignore, and the sampler asked again; reuse: it is told
+    # the earlier result, taking a population / history slot (experiments before resample).
+    repeats: str = "resample"
 
 
 @dataclass(frozen=True)
 class EarlyStopping:
     grace_epochs: int = 1
     reduction_factor: int = 3
+
+
+@dataclass(frozen=True)
+class InheritConfig:
+    finetune_epochs: int = 2  # each candidate: the parent's weights, then this many epochs of the trial recipe
+    lr: float | None = None  # base lr of the fine-tune; None: the trial recipe's
 
 
 @dataclass(frozen=True)
@@ -103,6 +119,7 @@ class SearchSpace:
     trials: int
     warm_start: tuple[str, ...]
     early_stopping: EarlyStopping | None
+    inherit: InheritConfig | None = None  # None: every candidate trains from scratch
     raw: dict = dataclasses.field(compare=False, repr=False, default_factory=dict)
 
     @property
@@ -113,9 +130,19 @@ class SearchSpace:
     def modes(self) -> list[str]:
         return [direction for _, direction in self.objectives]
 
+    @property
+    def trial_recipe(self) -> Recipe:
+        """What one candidate trains with: the recipe, or with inheritance its fine-tune (schedule scaled)."""
+        if self.inherit is None:
+            return self.recipe
+        tune = self.recipe.with_epochs(self.inherit.finetune_epochs)
+        return dataclasses.replace(tune, lr=self.inherit.lr) if self.inherit.lr else tune
+
     def resolved(self) -> dict[str, Any]:
         """The space with every default filled in, for the experiment folder."""
-        return {**self.raw, "resolved": {
+        # `inherit` only when on, so experiments made before it existed still resume.
+        inherit = {"inherit": dataclasses.asdict(self.inherit)} if self.inherit else {}
+        return {**self.raw, "resolved": {**inherit,
             "base": self.base.to_dict(), "recipe": self.recipe.to_dict(),
             "data": dataclasses.asdict(self.data), "sampler": dataclasses.asdict(self.sampler),
             "sharing": dataclasses.asdict(self.sharing), "objectives": [list(o) for o in self.objectives],
@@ -159,7 +186,8 @@ def parse_space(raw: Any, source: str = "<space>") -> SearchSpace:
         max_params=None, max_flops=None, sampler=_sampler(pb, top.get("sampler")),
         trials=pb.check(top.get("trials", 20), "trials", lambda v: is_int(v) and v >= 1, "a positive integer"),
         warm_start=_warm_start(pb, top.get("warm_start", list(WARM_STARTS))),
-        early_stopping=_early_stopping(pb, top.get("early_stopping")), raw=raw)
+        early_stopping=_early_stopping(pb, top.get("early_stopping")),
+        inherit=_inherit(pb, top.get("inherit")), raw=raw)
     cons = pb.mapping(top.get("constraints"), "constraints", {"max_params": "", "max_flops": ""})
     for key in ("max_params", "max_flops"):
         if cons.get(key) is not None:
@@ -319,7 +347,9 @@ def _objectives(pb: Problems, v: Any) -> tuple[tuple[str, str], ...]:
 def _sampler(pb: Problems, v: Any) -> SamplerConfig:
     v = pb.mapping(v, "sampler", {f.name: "" for f in dataclasses.fields(SamplerConfig)})
     out = SamplerConfig()
-    good = {"name": pb.choice(v.get("name", out.name), "sampler.name", SAMPLERS) or out.name}
+    good = {"name": pb.choice(v.get("name", out.name), "sampler.name", SAMPLERS) or out.name,
+            "encoding": pb.choice(v.get("encoding", out.encoding), "sampler.encoding", ENCODINGS) or out.encoding,
+            "repeats": pb.choice(v.get("repeats", out.repeats), "sampler.repeats", REPEATS) or out.repeats}
     for key in ("seed", "population_size", "n_startup_trials"):
         if key in v:
             low = 0 if key == "seed" else 2
@@ -348,3 +378,18 @@ def _early_stopping(pb: Problems, v: Any) -> EarlyStopping | None:
     factor = pb.check(v.get("reduction_factor", 3), "early_stopping.reduction_factor",
                       lambda x: is_int(x) and x >= 2, "an integer >= 2")
     return EarlyStopping(grace or 1, factor or 3)
+
+
+def _inherit(pb: Problems, v: Any) -> InheritConfig | None:
+    if v in (None, False):
+        return None
+    if v is True:
+        return InheritConfig()
+    v = pb.mapping(v, "inherit", {"finetune_epochs": "", "lr": ""})
+    epochs = pb.check(v.get("finetune_epochs", 2), "inherit.finetune_epochs", lambda x: is_int(x) and x >= 1,
+                      "an integer >= 1")
+    lr = v.get("lr")
+    if lr is not None:
+        lr = pb.check(_number(lr), "inherit.lr", lambda x: isinstance(x, (int, float)) and x > 0,
+                      "a positive number or null (the trial recipe's)")
+    return InheritConfig(epochs or 2, float(lr) if lr else None)

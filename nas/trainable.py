@@ -5,7 +5,8 @@ out-of-memory or buggy trial reports status "failed" with its reason, and the se
 goes on. Checkpoints live under the experiment, keyed by arch and recipe, so a trial
 interrupted with the driver resumes from its last saved epoch. A trial trains on the
 device the driver chose for it ("cuda": the GPU Ray assigned; "cpu"), never on whatever
-happens to be visible.
+happens to be visible. A config with `inherit_from` (a parent's last.pt) starts from the
+parent's weights (nas/inherit.py); a checkpoint of the trial's own still wins on resume.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import traceback
 import torch
 from ray import tune
 
+from nas.inherit import initial_state
 from sharesnet.data import load_data
 from sharesnet.spec import ArchSpec
 from sharesnet.train import DivergedError, Recipe, train
@@ -39,7 +41,7 @@ def run_trial(config: dict) -> None:
     recipe = _inject_fault(Recipe.from_dict(config["recipe"]), spec.arch_id)
     # Where it runs, in every report: a failed trial's journal row says where it failed too.
     base = {"arch_id": spec.arch_id, "params": config["params"], "flops": config["flops"], "node": _node(),
-            "device": config.get("device", "cpu"), "gpu_ids": _gpu_ids()}
+            "device": config.get("device", "cpu"), "gpu_ids": _gpu_ids(), "inherited": bool(config.get("inherit_from"))}
 
     last = [time.perf_counter()]
 
@@ -57,8 +59,9 @@ def run_trial(config: dict) -> None:
     try:
         device = _device(config.get("device", "cpu"))
         data = _load_data(tuple(sorted(config["data"].items())))
+        init = initial_state(config.get("inherit_from"), spec)  # None: from scratch
         result = train(spec, recipe, data, on_epoch=on_epoch, checkpoint_dir=config.get("checkpoint_dir"),
-                       device=device, max_checkpoint_share=CHECKPOINT_SHARE)
+                       device=device, max_checkpoint_share=CHECKPOINT_SHARE, init_state=init)
     except Exception as e:  # noqa: BLE001 - any failure is the trial's, not the search's
         traceback.print_exc()
         epoch = e.epoch if isinstance(e, DivergedError) else None
@@ -68,7 +71,8 @@ def run_trial(config: dict) -> None:
     tune.report({**base, "status": "ok", "epoch": result.epochs_run, "val_acc": result.val_acc_last,
                  "val_acc_best": result.val_acc_best, "train_time_s": result.train_time_s,
                  "precision": result.precision, "device": result.device,
-                 "resumed_at_epoch": result.resumed_at_epoch, "wall_time_s": time.perf_counter() - start})
+                 "resumed_at_epoch": result.resumed_at_epoch, "images_trained": result.images_trained,
+                 "wall_time_s": time.perf_counter() - start})
 
 
 def _device(wanted: str) -> str:

@@ -74,7 +74,7 @@ def test_search_on_two_nodes_records_where_each_trial_ran(tmp_path, cluster):
     assert f"every node that can run a trial reads and writes {tmp_path / 'exp'} (2: " in out
 
     exp = tmp_path / "exp"
-    r = rows(exp)
+    r = [x for x in rows(exp) if x["status"] != "repeat"]  # repeats were resampled, never trained
     trained = [x for x in r if x["status"] == "ok" and not x["reused_from"]]
     assert len(trained) == 4 and all(x["status"] == "ok" for x in r)
     assert all(x["node"] and x["device"] == "cpu" for x in r), "every row says where it ran"
@@ -82,6 +82,7 @@ def test_search_on_two_nodes_records_where_each_trial_ran(tmp_path, cluster):
     assert ran_on == {head.node_id[:8], worker.node_id[:8]}, "the trials used both nodes"
     with (exp / "trials.csv").open() as f:
         table = list(csv.DictReader(f))
+    table = [t for t in table if t["status"] != "repeat"]
     assert [t["node"] for t in table] == [x["node"] for x in r] and {t["device"] for t in table} == {"cpu"}
     assert not list(exp.glob("checkpoints/.storage-probe-*")), "the storage check leaves nothing behind"
 
@@ -111,7 +112,7 @@ def test_lost_node_mid_trial_is_retried_on_the_survivor_from_its_checkpoint(tmp_
     assert proc.returncode == 0, out[-3000:]
     survivor = next(w for w in workers if w is not victim).node_id[:8]
     r = rows(exp)
-    assert {x["status"] for x in r} == {"ok"}, "nothing was lost or recorded as an error"
+    assert {x["status"] for x in r} <= {"ok", "repeat"}, "nothing was lost or recorded as an error"
     trained = [x for x in r if not x["reused_from"]]
     assert len(trained) == 2 and len({x["key"] for x in trained}) == 2, "the requested trainings, each once"
     cut = next(x for x in trained if ckpt.parent.name == x["key"])
@@ -120,7 +121,8 @@ def test_lost_node_mid_trial_is_retried_on_the_survivor_from_its_checkpoint(tmp_
     errors = list(exp.glob("ray/run-1/trial_*/error.txt"))  # Tune's record of a trial's failed attempts
     assert [e.parent.name for e in errors] == [f"trial_{cut['trial_id']}"] and "Failure # 1" in errors[0].read_text()
     study = optuna.load_study(study_name="sharesnet-nas", storage=f"sqlite:///{exp / 'optuna.db'}")
-    assert {t.state for t in study.trials} == {optuna.trial.TrialState.COMPLETE}
+    complete = [t.number for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert complete == sorted(x["number"] for x in r if x["status"] == "ok")  # repeats are closed as FAIL
     assert sorted(x["number"] for x in r) == [t.number for t in study.trials], "one journal row per trial"
 
 

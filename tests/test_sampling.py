@@ -81,3 +81,92 @@ def test_a_resumed_search_does_not_replay_the_first_runs_proposals(tmp_path, sam
 
     first, again = proposals(), proposals()
     assert first != again
+
+
+QUICK = {"data": {"dataset": "digits"}, "base": {"preset": "cifar_resnet20"},
+         "vary": {"depth": [2, 3, 4], "sharing": {"positions": ["conv1", "conv2"], "k": [2, 3]}}}
+
+
+@pytest.mark.parametrize("sampler", ["nsga2", "tpe"])
+def test_fixed_encoding_asks_every_parameter_of_every_trial(sampler):
+    # Optuna's NSGA-II and TPE model only the intersection search space of the finished trials;
+    # conditional cuts and k fall outside it and are drawn at random. Under `fixed` nothing does.
+    from optuna.search_space import intersection_search_space
+
+    names = {}
+    for encoding in ("fixed", "conditional"):
+        space = parse_space({**QUICK, "sampler": {"name": sampler, "encoding": encoding}})
+        study = optuna.create_study(directions=["maximize"], sampler=optuna.samplers.RandomSampler(seed=1))
+        for i in range(30):
+            t = study.ask()
+            decode(t, space)
+            study.tell(t, [float(i)])
+        inside = set(intersection_search_space(study.get_trials(deepcopy=False)))
+        sampled = [n for t in study.trials for n in t.params]
+        names[encoding] = (len({n for n in sampled}), sum(n not in inside for n in sampled) / len(sampled))
+    total, outside = names["fixed"]
+    assert outside == 0.0 and total == 3 + 3 * 2 * (1 + 1 + 3)  # depths; per stage x position: share, k, 3 cuts
+    assert names["conditional"][1] > 0.05  # what the old encoding left to chance
+
+
+def test_both_encodings_reach_the_same_architectures():
+    fixed = parse_space({**QUICK, "sampler": {"encoding": "fixed"}})
+    conditional = parse_space({**QUICK, "sampler": {"encoding": "conditional"}})
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for _ in range(80):
+        spec = decode(study.ask(), conditional)
+        for space in (fixed, conditional):
+            params = encode(spec, space)
+            assert params is not None and decode(_Fixed(params), space) == spec
+            asked = _Recorder(params)
+            decode(asked, space)
+            assert asked.names == set(params)  # encode gives exactly the parameters decode asks for
+    # the shallow stage's unused cut genes are still asked under `fixed`
+    assert "s1.conv1.cut3" in encode(get_spec("cifar_resnet20", in_channels=1).unshared(), fixed)
+
+
+class _Recorder(_Fixed):
+    def __init__(self, p):
+        super().__init__(p)
+        self.names = set()
+
+    def suggest_categorical(self, name, choices):
+        self.names.add(name)
+        return super().suggest_categorical(name, choices)
+
+
+@pytest.mark.parametrize("repeats", ["resample", "reuse"])
+def test_repeats_are_resampled_not_told_again(tmp_path, repeats):
+    # Two shareable positions of two blocks: a handful of architectures, so a random sampler
+    # repeats itself soon. Under `resample` a repeat is closed as FAIL (the samplers skip it)
+    # and the sampler asked again; under `reuse` (the old way) it took a sampler slot.
+    from nas.journal import Journal
+    from nas.searcher import ShareSearch
+
+    raw = {"data": {"dataset": "digits"},
+           "base": {"spec": {"stem_width": 8, "stages": [{"depth": 2, "width": 8, "stride": 1},
+                                                         {"depth": 2, "width": 16, "stride": 2}]}},
+           "vary": {"sharing": {"positions": ["conv2"], "patterns": ["none", "stage"]}},
+           "sampler": {"name": "random", "seed": 0, "repeats": repeats}, "trials": 4}
+    space = parse_space(raw)
+    journal = Journal(tmp_path)
+    storage = optuna.storages.RDBStorage(f"sqlite:///{tmp_path / 'optuna.db'}")
+    searcher = ShareSearch(space, journal, storage, trial_config=lambda c: {"arch_id": c.arch_id}, log=lambda m: None)
+    trained = []
+    for i in range(4):
+        config = searcher.suggest(f"t{i}")
+        if not isinstance(config, dict):
+            break
+        trained.append(config["arch_id"])
+        searcher.on_trial_complete(f"t{i}", {"status": "ok", "val_acc": 0.5 + i / 10, "epoch": 1})
+    complete = [t.user_attrs["arch_id"] for t in searcher.study.trials if t.state.name == "COMPLETE"]
+    repeats_told = len(complete) - len(set(complete))
+    rows = journal.rows
+    assert len(set(trained)) == len(trained) == 4  # every training is a new architecture, either way
+    if repeats == "resample":
+        assert repeats_told == 0
+        repeat_rows = [r for r in rows if r["status"] == "repeat"]
+        assert repeat_rows and all(r["reused_from"] in {x["trial_id"] for x in rows} for r in repeat_rows)
+        assert sum(t.state.name == "FAIL" for t in searcher.study.trials) == len(repeat_rows)
+    else:
+        assert repeats_told > 0 and not any(r["status"] == "repeat" for r in rows)

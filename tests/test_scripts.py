@@ -13,7 +13,8 @@ def _run(*args, timeout=300):
                           timeout=timeout)
 
 
-@pytest.mark.parametrize("script", ["search.py", "export_pareto.py", "train_final.py", "bench_train.py"])
+@pytest.mark.parametrize("script", ["search.py", "export_pareto.py", "train_final.py", "bench_train.py",
+                                    "bench_inherit.py", "bench_sampler.py"])
 def test_help_has_examples(script):
     out = _run(ROOT / "scripts" / script, "--help")
     assert out.returncode == 0 and "Examples:" in out.stdout

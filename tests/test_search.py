@@ -77,7 +77,11 @@ def test_search_dedup_constraints_failures(tmp_path, ray_session, monkeypatch):
                                      "reason", "epochs", "wall_time_s"} <= set(table[0])
     study = optuna.load_study(study_name="sharesnet-nas", storage=f"sqlite:///{exp / 'optuna.db'}")
     states = [t.state for t in study.trials]
-    assert states.count(optuna.trial.TrialState.FAIL) == status.count("failed")  # reused failures too
+    # Failed trainings, and repeats: a repeat is closed as FAIL so the sampler proposes anew.
+    assert states.count(optuna.trial.TrialState.FAIL) == status.count("failed") + status.count("repeat")
+    assert status.count("repeat") and all(x["reused_from"] for x in r if x["status"] == "repeat")
+    assert len({t.user_attrs["arch_id"] for t in study.trials if t.state.name == "COMPLETE"}) == \
+        sum(1 for t in study.trials if t.state.name == "COMPLETE"), "no architecture takes two sampler slots"
     assert optuna.trial.TrialState.RUNNING not in states
     infeasible = [t for t in study.trials if t.state.name == "COMPLETE" and t.constraints.get("params", 0) > 0]
     assert infeasible, "over-budget candidates are told to Optuna as infeasible"
@@ -129,6 +133,26 @@ def _trained(exp: Path) -> int:
     if not path.exists():
         return 0
     return sum(1 for x in rows(exp) if x["status"] in ("ok", "failed") and not x.get("reused_from"))
+
+
+def test_an_experiment_from_before_the_sampler_options_resumes_as_it_began(tmp_path):
+    # Its space.yaml has no sampler.encoding / sampler.repeats: resuming it with the new
+    # defaults would change how its Optuna study is told repeats, so it goes on as it started.
+    from nas.driver import _prepare_folder
+
+    space = load_space(write_space(tmp_path))
+    exp = tmp_path / "exp"
+    assert _prepare_folder(space, exp, resume=False, log=print).sampler.repeats == "resample"
+    old = yaml.safe_load((exp / "space.yaml").read_text())
+    for key in ("encoding", "repeats"):
+        del old["resolved"]["sampler"][key]
+    (exp / "space.yaml").write_text(yaml.safe_dump(old))
+    said = []
+    resumed = _prepare_folder(space, exp, resume=True, log=said.append)
+    assert (resumed.sampler.encoding, resumed.sampler.repeats) == ("conditional", "reuse")
+    assert "goes on with encoding: conditional, repeats: reuse" in said[0]
+    with pytest.raises(Exception, match="search space changed"):  # other changes are still refused
+        _prepare_folder(load_space(write_space(tmp_path, trials=4, sampler={"name": "tpe"})), exp, True, print)
 
 
 def test_existing_experiment_needs_resume(tmp_path):

@@ -36,6 +36,7 @@ class TrainResult:
     test_loss: float | None = None
     precision: str = "fp32"  # "bf16" when autocast was on
     resumed_at_epoch: int = 0  # epochs already done in the checkpoint this call resumed from (0: fresh)
+    images_trained: int = 0  # training images stepped on in all epochs run, resumed ones included
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -23,13 +23,16 @@ TRAIN_ON = ("train", "train+val")
 def train(spec: ArchSpec, recipe: Recipe, data: DataBundle, *, on_epoch: OnEpoch | None = None,
           checkpoint_dir: str | Path | None = None, device: str | torch.device | None = None,
           train_on: str = "train", evaluate_test: bool = False,
-          log: Callable[[str], None] | None = None, max_checkpoint_share: float | None = None) -> TrainResult:
+          log: Callable[[str], None] | None = None, max_checkpoint_share: float | None = None,
+          init_state: dict[str, torch.Tensor] | None = None) -> TrainResult:
     """Train `spec` with `recipe` on `data`, resuming from checkpoint_dir/last.pt if present.
 
     train_on="train": select on val (search). "train+val": final retraining, val metrics None.
     max_checkpoint_share: None saves after every epoch. A fraction f saves after an epoch only
     when the previous save took at most f of the time since it (and always after the last
     epoch or a stop): every epoch for real datasets, every few epochs for tiny ones.
+    init_state: the model's first weights (e.g. sharesnet.inherit.inherit_state) instead of its
+    seeded init; a checkpoint to resume from wins over it, so a cut-off run continues as it was.
     """
     if train_on not in TRAIN_ON:
         raise ValueError(f"train_on: must be one of {TRAIN_ON}, got {train_on!r}")
@@ -45,6 +48,8 @@ def train(spec: ArchSpec, recipe: Recipe, data: DataBundle, *, on_epoch: OnEpoch
     meta = {"spec": spec.to_dict(), "recipe": recipe.to_dict(), "data": data.info(), "train_on": train_on}
     path = Path(checkpoint_dir) / ckpt_io.LAST if checkpoint_dir else None
     history = _resume(eng, path, meta, recipe, log) if path and path.is_file() else []
+    if init_state is not None and not (path and path.is_file()):
+        eng.model.load_state_dict(init_state)
     resumed_at = len(history)
     eval_bs = min(1024, 2 * recipe.batch_size)
     timing, stopped = {"train_time_s": 0.0, "images": 0, "train_phase_s": 0.0}, False
@@ -71,7 +76,8 @@ def train(spec: ArchSpec, recipe: Recipe, data: DataBundle, *, on_epoch: OnEpoch
         images_per_s=timing["images"] / timing["train_phase_s"] if timing["train_phase_s"] else None,
         peak_memory_bytes=_memory_peak(dev, mem0), stopped_early=stopped, seed=recipe.seed,
         spec=meta["spec"], recipe=meta["recipe"], data=meta["data"], train_on=train_on,
-        device=str(dev), test_loss=test_loss, precision="bf16" if eng.bf16 else "fp32", resumed_at_epoch=resumed_at)
+        device=str(dev), test_loss=test_loss, precision="bf16" if eng.bf16 else "fp32", resumed_at_epoch=resumed_at,
+        images_trained=len(history) * spe * min(recipe.batch_size, len(split)))
 
 
 def _epoch(eng: Engine, split, val, recipe: Recipe, data: DataBundle, epoch: int, spe: int,
