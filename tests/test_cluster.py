@@ -99,7 +99,7 @@ def test_lost_node_mid_trial_is_retried_on_the_survivor_from_its_checkpoint(tmp_
     exp = tmp_path / "exp"
     proc = _search(space_file, tmp_path, cluster.address, "--max-concurrent", "1")
     try:
-        ckpt, epoch = _first_checkpoint(exp, deadline=time.time() + 60)
+        ckpt, epoch = _first_checkpoint(exp, deadline=time.time() + 180)  # a loaded machine starts Ray slowly
         assert epoch and epoch < epochs, "no trial saved a checkpoint mid-run"
         victim = _node_running_the_trial(cluster, workers)
         cluster.remove_node(victim, allow_graceful=False)
