@@ -17,6 +17,7 @@ from typing import Any, Callable
 import yaml
 
 from nas.final_results import csv_text
+from nas.progress import duration
 from nas.journal import atomic_write
 from nas.schema import SpaceError
 from nas.space import DataConfig, dataset_overrides
@@ -220,15 +221,6 @@ class _Progress:
             # Per-epoch time measured in this process (model set-up included), over what is left.
             per_epoch = (time.perf_counter() - self.start) / max(1, self.done - self.first)
             left = self.epochs - self.done
-            eta = f" ETA {_duration(per_epoch * left)}" if left else " done"
+            eta = f" ETA {duration(per_epoch * left)}" if left else " done"
         filled = round(20 * self.done / max(1, self.epochs))
         self.log(f"[final] {self.label} [{'#' * filled}{'-' * (20 - filled)}] {line}{eta}")
-
-
-def _duration(seconds: float) -> str:
-    s = round(seconds)
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s"
-    return f"{s // 3600}h{s % 3600 // 60:02d}m"

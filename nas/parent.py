@@ -17,7 +17,7 @@ from ray import tune
 from nas.inherit import parent_checkpoint
 from nas.journal import atomic_write
 from nas.schema import SpaceError
-from nas.searcher import _duration
+from nas.progress import duration, epoch_text
 from nas.space import SearchSpace
 from sharesnet.spec import ArchSpec
 from sharesnet.train.checkpoint import saved_epoch
@@ -45,7 +45,7 @@ def train_parent(space: SearchSpace, spec: ArchSpec, exp_dir: Path, run_once: Ca
         result = {"arch_id": spec.arch_id, **{k: report.get(k) for k in _KEPT}, "spec": spec.to_dict()}
         atomic_write(done, json.dumps(result, indent=1))
         log(f"{what}: done, val_acc {report['val_acc']:.4f} after {report['epoch']} epochs, "
-            f"{_duration(report['wall_time_s'])}")
+            f"{duration(report['wall_time_s'])}")
         return None if stopping() else float(report.get("train_time_s") or 0.0)
     if stopping():
         epoch = saved_epoch(ckpt)
@@ -65,9 +65,7 @@ class _Progress(tune.Callback):
 
     def on_trial_result(self, iteration, trials, trial, result, **info) -> None:
         if self.log and result.get("status") == "running":
-            left = (result["epochs"] - result["epoch"]) * (result.get("epoch_time_s") or 0.0)
-            self.log(f"{self.what}: epoch {result['epoch']}/{result['epochs']} val_acc {result['val_acc']:.4f} "
-                     f"{result.get('images_per_s') or 0:,.0f} img/s, ~{_duration(left)} to go")
+            self.log(f"{self.what}: {epoch_text(result)}")
 
     def __reduce__(self):  # Tune pickles its run config; a restored copy has nowhere to log
         return (_Progress, (self.what, None))

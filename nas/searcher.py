@@ -21,6 +21,7 @@ from ray.tune.search.optuna import OptunaSearch
 from nas.candidate import Candidate, evaluate_costs
 from nas.journal import FINAL, Journal
 from nas.pareto import pareto_front_indices
+from nas.progress import duration, epoch_text
 from nas.samplers import make_sampler
 from nas.sampling import decode
 from nas.space import SearchSpace
@@ -117,10 +118,7 @@ class ShareSearch(OptunaSearch):
         cand = self._cands.get(trial_id)
         if cand is None or result.get("status") != "running":
             return
-        left = (result["epochs"] - result["epoch"]) * (result.get("epoch_time_s") or 0.0)
-        self.log(f"[search] {cand.arch_id} epoch {result['epoch']}/{result['epochs']} val_acc "
-                 f"{result['val_acc']:.4f} {result.get('images_per_s') or 0:,.0f} img/s, this trial "
-                 f"~{_duration(left)} to go | {self._eta()}")
+        self.log(f"[search] {cand.arch_id} {epoch_text(result, 'this trial ')} | {self._eta()}")
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         if trial_id not in self._cands:  # not ours (or already told): nothing to record
@@ -183,7 +181,7 @@ class ShareSearch(OptunaSearch):
         left = self.space.trials - self.journal.trained()
         if not times:
             return f"{left} trainings left"
-        return f"search ~{_duration(left * sum(times) / len(times) / self.slots)} to go"
+        return f"search ~{duration(left * sum(times) / len(times) / self.slots)} to go"
 
     def record_cut_off(self) -> list[dict]:
         """After a stop: journal every training still in flight as `interrupted` and leave its
@@ -236,10 +234,3 @@ def classify(result: dict | None, error: bool, epochs: int) -> tuple[str, str]:
     if result.get("status") == "ok":
         return "ok", ""
     return "early_stopped", f"stopped by the scheduler after epoch {result.get('epoch')} of {epochs}"
-
-
-def _duration(seconds: float) -> str:
-    seconds = max(0, int(round(seconds)))
-    if seconds >= 3600:
-        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"

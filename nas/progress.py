@@ -1,0 +1,17 @@
+"""Progress text shared by the search, the parent training and the final retraining."""
+from __future__ import annotations
+
+
+def duration(seconds: float) -> str:
+    """`45s`, `3m05s`, `1h02m`."""
+    seconds = max(0, int(round(seconds)))
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+def epoch_text(result: dict, who: str = "") -> str:
+    """A running trial's report as `epoch 3/9 val_acc 0.5120 812 img/s, <who>~2m10s to go`."""
+    left = (result["epochs"] - result["epoch"]) * (result.get("epoch_time_s") or 0.0)
+    return (f"epoch {result['epoch']}/{result['epochs']} val_acc {result['val_acc']:.4f} "
+            f"{result.get('images_per_s') or 0:,.0f} img/s, {who}~{duration(left)} to go")
