@@ -67,6 +67,7 @@ def from_pareto(path: str | Path, select: str) -> list[Arch]:
         raise SpaceError(f"{path}: no such pareto file; run scripts/export_pareto.py --experiment DIR first")
     doc = yaml.safe_load(path.read_text()) or {}
     front, base = doc.get("front") or [], doc.get("baselines") or {}
+    # nas/final_compare.baseline_tag reads these names back: keep the two in step.
     named = {f"front #{i}": e for i, e in enumerate(front)}
     named.update({f"{tag} (rank {e['rank']})": e for tag, e in base.items() if e["arch_id"] not in
                   {f["arch_id"] for f in front}})  # a baseline on the front is already there

@@ -2,8 +2,8 @@
 
 Each seed is a dot and each architecture a mean with a ±1 std bar, so a reader sees the
 spread the table's `mean ± std` summarises; the plain and paper nets are marked as in
-pareto.png. Only groups with one recipe and data configuration are plotted together:
-the most recent one (a folder may hold a smoke run beside the real one).
+pareto.png. The caller passes groups of one recipe and data configuration
+(final_results picks the newest job's).
 """
 from __future__ import annotations
 
@@ -12,13 +12,13 @@ import statistics
 from pathlib import Path
 
 from nas.export import log_ticks, si
+from nas.final_compare import baseline_tag
 
 STYLE = {"plain": ("s", "tab:blue"), "paper": ("*", "tab:green")}
 
 
 def plot(groups: list[list[dict]], path: Path) -> bool:
-    """Write the figure for `groups` (seeds of one architecture each); False when there is nothing to draw."""
-    groups = [g for g in groups if _setting(g[0]) == _setting(groups[-1][0])] if groups else []
+    """Write the figure for `groups` (one architecture's seeds each, one setting); False when nothing to draw."""
     if not groups:
         return False
     import matplotlib
@@ -31,7 +31,7 @@ def plot(groups: list[list[dict]], path: Path) -> bool:
     for ax, (cost, label) in zip(axes, (("params", "parameters"), ("flops", "FLOPs (fvcore, 1 MAC = 1 flop)"))):
         for g in groups:
             name, accs, x = g[0]["name"], [r["test_acc"] for r in g], g[0][cost]
-            marker, color = STYLE.get(name.split(" ")[0], ("o", "tab:red"))
+            marker, color = STYLE.get(baseline_tag(name), ("o", "tab:red"))
             ax.scatter([x] * len(accs), accs, s=12, color=color, alpha=0.6)
             ax.errorbar([x], [statistics.mean(accs)], yerr=[statistics.stdev(accs) if len(accs) > 1 else 0],
                         fmt=marker, ms=12 if marker == "*" else 8, color=color, capsize=4, mfc="none", mew=2)
@@ -55,7 +55,3 @@ def plot(groups: list[list[dict]], path: Path) -> bool:
     plt.close(fig)
     os.replace(tmp, path)
     return True
-
-
-def _setting(row: dict) -> tuple:
-    return row["recipe_label"], row["data_label"]

@@ -9,9 +9,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import statistics
 from pathlib import Path
 
+from nas.final_compare import markdown
 from nas.journal import atomic_write
 from sharesnet.spec import ArchSpec
 
@@ -22,24 +24,51 @@ _NUMERIC = {"params", "FLOPs (fvcore, 1 MAC = 1 flop)", "checkpoint (MB)", "test
 
 
 def collect(out: Path) -> list[dict]:
-    """Every finished job under `out`, oldest first, with its table facts added."""
-    files = sorted(Path(out).glob("*/seed-*/result.json"), key=lambda p: p.stat().st_mtime)
-    return [_facts(json.loads(p.read_text()), p.parent) for p in files]
+    """Every finished job under `out` with its table facts added, in a fixed order: front members by
+    index, then the other names, seeds ascending. Not file times, which a git clone does not keep."""
+    rows = [_facts(json.loads(p.read_text()), p.parent) for p in _result_files(out)]
+    return sorted(rows, key=lambda r: (_name_key(r["name"]), r["recipe_label"], r["data_label"], r["seed"]))
 
 
 def summarise(out: Path) -> str:
-    """Write final_results.csv (one row per job), .md (one row per architecture, recipe and data)
-    and .png (test accuracy against params and FLOPs)."""
+    """Write final_results.csv (one row per job), .md (one row per architecture, recipe and data, then
+    the nets against the baselines) and .png (test accuracy against params and FLOPs)."""
     rows = collect(out)
     atomic_write(out / "final_results.csv", csv_text([{k: v for k, v in r.items() if not isinstance(v, dict)}
                                                   for r in rows]))
     table = "\n".join([_line(COLUMNS), "|" + "|".join("---:" if c in _NUMERIC else "---" for c in COLUMNS) + "|"]
                       + [_group_line(g) for g in _groups(rows)])
-    atomic_write(out / "final_results.md", table + "\n")
+    latest = _newest_setting(out, _groups(rows))
+    against = markdown(latest)
+    text = table + "\n" + (f"\n{against}" if against else "")
+    atomic_write(out / "final_results.md", text)
     from nas.final_plot import plot
 
-    plot(_groups(rows), out / "final_results.png")
-    return table
+    plot(latest, out / "final_results.png")
+    return text.rstrip("\n")
+
+
+def _result_files(out: Path) -> list[Path]:
+    return list(Path(out).glob("*/seed-*/result.json"))
+
+
+def _name_key(name: str) -> tuple:
+    m = re.match(r"front #(\d+)", name)
+    return (0, int(m.group(1)), name) if m else (1, 0, name)
+
+
+def _newest_setting(out: Path, groups: list[list[dict]]) -> list[list[dict]]:
+    """The groups trained with the recipe and data of the newest job: only those are compared and
+    plotted together (a folder may hold a smoke run beside the real one)."""
+    files = _result_files(out)
+    if not files:
+        return []
+    newest = _facts(json.loads(max(files, key=lambda p: p.stat().st_mtime).read_text()), out)
+    return [g for g in groups if _setting(g[0]) == _setting(newest)]
+
+
+def _setting(row: dict) -> tuple[str, str]:
+    return row["recipe_label"], row["data_label"]
 
 
 def _facts(row: dict, folder: Path) -> dict:

@@ -31,8 +31,25 @@ def test_committed_costs_recompute_from_their_specs(trials):
         model = build_model(spec)
         assert (count_params(model), count_flops(model, size)) == (int(r["params"]), int(r["flops"])), r["arch_id"]
         specs[r["arch_id"]] = (int(r["params"]), int(r["flops"]))
-    final = trials.parent / "final_results.csv"
-    if final.is_file():  # the retrained nets are the searched ones, with the same costs
+    for final in trials.parent.glob("**/final_results.csv"):  # the retrained nets are the searched ones
         with final.open() as f:
             for r in csv.DictReader(f):
                 assert specs[r["arch_id"]] == (int(r["params"]), int(r["flops"])), r["arch_id"]
+
+
+FINALS = sorted(RESULTS.glob("**/final_results.md"))
+
+
+@pytest.mark.parametrize("table", FINALS, ids=[str(p.parent.relative_to(RESULTS)) for p in FINALS])
+def test_committed_final_tables_rebuild_from_the_committed_job_results(table, tmp_path):
+    """Every number in final_results.md/.csv comes from the committed result.json files, whatever
+    order a clone gives their files."""
+    from nas.final_results import summarise
+
+    for f in table.parent.glob("*/seed-*/*"):
+        if f.suffix in (".json", ".csv"):
+            (tmp_path / f.relative_to(table.parent)).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / f.relative_to(table.parent)).write_bytes(f.read_bytes())
+    summarise(tmp_path)
+    assert (tmp_path / "final_results.md").read_text() == table.read_text()
+    assert (tmp_path / "final_results.csv").read_text() == (table.parent / "final_results.csv").read_text()
