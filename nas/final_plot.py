@@ -35,8 +35,9 @@ def plot(groups: list[list[dict]], path: Path) -> bool:
             ax.scatter([x] * len(accs), accs, s=12, color=color, alpha=0.6)
             ax.errorbar([x], [statistics.mean(accs)], yerr=[statistics.stdev(accs) if len(accs) > 1 else 0],
                         fmt=marker, ms=12 if marker == "*" else 8, color=color, capsize=4, mfc="none", mew=2)
-            ax.annotate(f"{name} (n={len(accs)})", (x, statistics.mean(accs)), xytext=(6, 4),
-                        textcoords="offset points", fontsize=8)
+            left = _crowded_right(x, [h[0][cost] for h in groups])
+            ax.annotate(f"{name} (n={len(accs)})", (x, statistics.mean(accs)), xytext=(-8 if left else 6, 4),
+                        textcoords="offset points", fontsize=8, ha="right" if left else "left")
         ax.set_xscale("log")
         lo, hi = ax.get_xlim()
         ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator(log_ticks(lo, hi)))
@@ -55,3 +56,9 @@ def plot(groups: list[list[dict]], path: Path) -> bool:
     plt.close(fig)
     os.replace(tmp, path)
     return True
+
+
+def _crowded_right(x: float, xs: list[float]) -> bool:
+    """Label on the left when another net sits just to the right (its marker would cover the
+    label), unless this is the leftmost net, whose left is the axis edge."""
+    return min(xs) < x and any(x < o <= x * 1.25 for o in xs)

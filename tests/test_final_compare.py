@@ -64,3 +64,10 @@ def test_markdown_states_the_noise_model_and_is_empty_without_baselines():
     assert markdown([_group("resnet20", [0.9, 0.91], 1, 1)]) == ""
     one_seed = markdown([_group("front #0", [0.86], 200, 50), _group("plain (rank 3)", [0.85], 460, 70)])
     assert "not judged" in one_seed and "+0.0100 |" in one_seed
+
+
+def test_plot_labels_move_left_only_when_a_neighbour_crowds_the_right():
+    from nas.final_plot import _crowded_right
+
+    xs = [134e3, 148e3, 268e3, 319e3, 464e3]
+    assert [_crowded_right(x, xs) for x in xs] == [False, False, True, False, False]
