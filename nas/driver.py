@@ -21,15 +21,15 @@ import optuna
 import yaml
 from ray import tune
 
-from nas.candidate import Candidate
+from nas.candidate import Candidate, costs
 from nas.cluster import connect
 from nas.datacheck import check_data
 from nas.inherit import largest_parent, parent_checkpoint
 from nas.journal import Journal, atomic_write
+from nas.parent import train_parent
 from nas.resources import Resources, slots as count_slots
 from nas.sampling import encode, warm_start_specs
 from nas.schema import SpaceError
-from nas.parent import train_parent
 from nas.searcher import STUDY_NAME, ShareSearch
 from nas.space import SearchSpace
 from nas.stop import StopRequest
@@ -142,8 +142,6 @@ def _dirname(trial) -> str:
 def _train_parent(space: SearchSpace, exp_dir: Path, res: Resources, log: Callable[[str], None],
                   stop: StopRequest | None) -> float | None:
     """With `inherit:`, the parent first, where trials run (see nas/parent.py)."""
-    from nas.candidate import costs
-
     spec = largest_parent(space)
     params, flops = costs(spec, space.data.input_size)
     config = _config(spec, space.recipe, space, parent_checkpoint(exp_dir).parent, res) | {

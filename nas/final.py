@@ -17,8 +17,8 @@ from typing import Any, Callable
 import yaml
 
 from nas.final_results import csv_text
-from nas.progress import duration
 from nas.journal import atomic_write
+from nas.progress import duration
 from nas.schema import SpaceError
 from nas.space import DataConfig, dataset_overrides
 from sharesnet import build_model, checkpoint_bytes, count_flops, count_params

@@ -3,7 +3,7 @@
 Each seed is a dot and each architecture a mean with a ±1 std bar, so a reader sees the
 spread the table's `mean ± std` summarises; the plain and paper nets are marked as in
 pareto.png. The caller passes groups of one recipe and data configuration
-(final_results picks the newest job's).
+(final_results.summarise picks the newest job's).
 """
 from __future__ import annotations
 

@@ -23,22 +23,29 @@ _NUMERIC = {"params", "FLOPs (fvcore, 1 MAC = 1 flop)", "checkpoint (MB)", "test
             "training time (s, all seeds)"}
 
 
-def collect(out: Path) -> list[dict]:
-    """Every finished job under `out` with its table facts added, in a fixed order: front members by
-    index, then the other names, seeds ascending. Not file times, which a git clone does not keep."""
-    rows = [_facts(json.loads(p.read_text()), p.parent) for p in _result_files(out)]
-    return sorted(rows, key=lambda r: (_name_key(r["name"]), r["recipe_label"], r["data_label"], r["seed"]))
+def collect(out: Path) -> tuple[list[dict], tuple[str, str] | None]:
+    """Every finished job under `out` with its table facts added, and the (recipe, data) setting of
+    the newest one. Rows come in a fixed order: front members by index, then the other names,
+    seeds ascending; not file times, which a git clone does not keep."""
+    read = [(p.stat().st_mtime, _facts(json.loads(p.read_text()), p.parent))
+            for p in Path(out).glob("*/seed-*/result.json")]
+    newest = _setting(max(read, key=lambda t: t[0])[1]) if read else None
+    rows = sorted((r for _, r in read), key=lambda r: (_name_key(r["name"]), *_setting(r), r["seed"]))
+    return rows, newest
 
 
 def summarise(out: Path) -> str:
     """Write final_results.csv (one row per job), .md (one row per architecture, recipe and data, then
     the nets against the baselines) and .png (test accuracy against params and FLOPs)."""
-    rows = collect(out)
+    rows, newest = collect(out)
+    groups = _groups(rows)
     atomic_write(out / "final_results.csv", csv_text([{k: v for k, v in r.items() if not isinstance(v, dict)}
                                                   for r in rows]))
     table = "\n".join([_line(COLUMNS), "|" + "|".join("---:" if c in _NUMERIC else "---" for c in COLUMNS) + "|"]
-                      + [_group_line(g) for g in _groups(rows)])
-    latest = _newest_setting(out, _groups(rows))
+                      + [_group_line(g) for g in groups])
+    # Only the newest job's recipe and data are compared and plotted together (a folder may
+    # hold a smoke run beside the real one).
+    latest = [g for g in groups if _setting(g[0]) == newest]
     against = markdown(latest)
     text = table + "\n" + (f"\n{against}" if against else "")
     atomic_write(out / "final_results.md", text)
@@ -48,23 +55,9 @@ def summarise(out: Path) -> str:
     return text.rstrip("\n")
 
 
-def _result_files(out: Path) -> list[Path]:
-    return list(Path(out).glob("*/seed-*/result.json"))
-
-
 def _name_key(name: str) -> tuple:
     m = re.match(r"front #(\d+)", name)
     return (0, int(m.group(1)), name) if m else (1, 0, name)
-
-
-def _newest_setting(out: Path, groups: list[list[dict]]) -> list[list[dict]]:
-    """The groups trained with the recipe and data of the newest job: only those are compared and
-    plotted together (a folder may hold a smoke run beside the real one)."""
-    files = _result_files(out)
-    if not files:
-        return []
-    newest = _facts(json.loads(max(files, key=lambda p: p.stat().st_mtime).read_text()), out)
-    return [g for g in groups if _setting(g[0]) == _setting(newest)]
 
 
 def _setting(row: dict) -> tuple[str, str]:

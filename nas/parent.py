@@ -16,8 +16,8 @@ from ray import tune
 
 from nas.inherit import parent_checkpoint
 from nas.journal import atomic_write
-from nas.schema import SpaceError
 from nas.progress import duration, epoch_text
+from nas.schema import SpaceError
 from nas.space import SearchSpace
 from sharesnet.spec import ArchSpec
 from sharesnet.train.checkpoint import saved_epoch

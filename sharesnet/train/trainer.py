@@ -47,8 +47,9 @@ def train(spec: ArchSpec, recipe: Recipe, data: DataBundle, *, on_epoch: OnEpoch
     spe = num_batches(len(split), recipe.batch_size, drop_last=True)
     meta = {"spec": spec.to_dict(), "recipe": recipe.to_dict(), "data": data.info(), "train_on": train_on}
     path = Path(checkpoint_dir) / ckpt_io.LAST if checkpoint_dir else None
-    history = _resume(eng, path, meta, recipe, log) if path and path.is_file() else []
-    if init_state is not None and not (path and path.is_file()):
+    resuming = path is not None and path.is_file()
+    history = _resume(eng, path, meta, recipe, log) if resuming else []
+    if init_state is not None and not resuming:
         eng.model.load_state_dict(init_state)
     resumed_at = len(history)
     eval_bs = min(1024, 2 * recipe.batch_size)
