@@ -14,6 +14,8 @@ import re
 import statistics
 from dataclasses import dataclass
 
+from nas import rankstats
+
 BASELINES = ("plain", "paper")
 
 
@@ -44,18 +46,14 @@ class Comparison:
 
 def pooled_noise(groups: list[list[dict]]) -> Noise | None:
     """The seed spread pooled over architectures with >= 2 seeds; None when none has two."""
-    spread = [g for g in groups if len(g) > 1]
-    if not spread:
+    spread = rankstats.pooled_sd([[r["test_acc"] for r in g] for g in groups])
+    if spread is None:
         return None
-    df = sum(len(g) - 1 for g in spread)
-    ss = sum((len(g) - 1) * statistics.variance([r["test_acc"] for r in g]) for g in spread)
-    return Noise(sd=(ss / df) ** 0.5, df=df, archs=len(spread))
+    return Noise(sd=spread.sd, df=spread.df, archs=sum(len(g) > 1 for g in groups))
 
 
 def half_width(noise: Noise, n_a: int, n_b: int) -> float:
-    from scipy.stats import t
-
-    return float(t.ppf(0.975, noise.df)) * noise.sd * (1 / n_a + 1 / n_b) ** 0.5
+    return rankstats.half_width(rankstats.Spread(noise.sd, noise.df), n_a, n_b)
 
 
 def compare(groups: list[list[dict]]) -> list[Comparison]:

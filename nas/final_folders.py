@@ -20,7 +20,7 @@ def check_folders(jobs: list[Job], resume: bool) -> None:
         if found is None:
             continue
         what, config = found
-        diff = _differences(config, _config(job))
+        diff = differences(config, job_config(job))
         if diff:
             raise SpaceError(f"{job.folder}: holds the {what} of another configuration ({'; '.join(diff)}); "
                              f"pass another --out, e.g. --out {job.folder.parent.parent}-2")
@@ -34,9 +34,7 @@ def _folder_config(folder: Path) -> tuple[str, dict] | None:
     """("result" | "checkpoint", its spec/recipe/data) for a job folder that holds either."""
     done, ckpt = folder / "result.json", folder / "last.pt"
     if done.is_file():
-        row = json.loads(done.read_text())
-        return "result", {"arch_id": row["arch_id"], "recipe": row["recipe"],
-                          "data": _data_facts(row["data"], row.get("test_limit"))}
+        return "result", result_config(json.loads(done.read_text()))
     if ckpt.is_file():
         from sharesnet.train.checkpoint import read
 
@@ -48,7 +46,12 @@ def _folder_config(folder: Path) -> tuple[str, dict] | None:
     return None
 
 
-def _config(job: Job) -> dict:
+def result_config(row: dict) -> dict:
+    """What decided a finished job's result.json: its arch_id, recipe and data facts."""
+    return {"arch_id": row["arch_id"], "recipe": row["recipe"], "data": _data_facts(row["data"], row.get("test_limit"))}
+
+
+def job_config(job: Job) -> dict:
     return {"arch_id": job.spec.arch_id, "recipe": job.recipe.to_dict(),
             "data": _data_facts(dataclasses.asdict(job.data), job.test_limit)}
 
@@ -61,7 +64,7 @@ def _data_facts(data: dict, test_limit: int | None) -> dict:
     return facts | {"test_limit": test_limit}
 
 
-def _differences(old: dict, new: dict) -> list[str]:
+def differences(old: dict, new: dict) -> list[str]:
     if old["arch_id"] != new["arch_id"]:
         return [f"arch_id {old['arch_id']} there, {new['arch_id']} now"]
     old_name, new_name = old["recipe"].get("name"), new["recipe"].get("name")

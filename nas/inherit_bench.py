@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
 import json
-import os
 import random
-import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -22,18 +19,17 @@ from scipy import stats
 
 from nas.candidate import costs, evaluate_costs
 from nas.inherit import largest_parent
-from nas.journal import atomic_write
 from nas.pareto import pareto_front_indices
+from nas.runcache import cached_path, run_all, run_cached, shape
 from nas.sampling import decode, encode
 from nas.space import InheritConfig, SearchSpace
 from sharesnet.data import DataBundle
 from sharesnet.inherit import inherit_state
 from sharesnet.rules import paper_sharing
 from sharesnet.spec import ArchSpec
-from sharesnet.train import Recipe, load_checkpoint, train
+from sharesnet.train import Recipe, load_checkpoint
 
-TAU_GOAL = 0.7  # issue 10: Kendall tau >= 0.7 ...
-COST_GOAL = 0.25  # ... at <= 1/4 of the from-scratch compute
+TAU_GOAL = 0.7  # issue 10: Kendall tau >= 0.7
 
 
 class RandomChoices:
@@ -64,64 +60,6 @@ def pick_archs(space: SearchSpace, n: int, seed: int) -> list[ArchSpec]:
 def finetune_recipe(space: SearchSpace, epochs: int, lr: float | None) -> Recipe:
     """The recipe a search with `inherit: {finetune_epochs: epochs, lr: lr}` gives its candidates."""
     return dataclasses.replace(space, inherit=InheritConfig(epochs, lr)).trial_recipe
-
-
-def run_cached(spec: ArchSpec, recipe: Recipe, data: DataBundle, folder: Path, device: str | None,
-               log: Callable[[str], None], init: Callable[[], dict] | None = None, origin: dict | None = None,
-               wait: bool = True) -> dict | None:
-    """Train once: the cached result if there is one, else train (resuming a checkpoint) and cache.
-    Names carry the recipe, data and `origin` (the parent a fine-tune starts from), so a rerun
-    with other settings never reuses a stale result. `init()`: the first weights, when training.
-    Bench processes may share one --out: one being trained by another process is waited for,
-    or with wait=False, left (None) for later."""
-    done = _cached(folder, spec, recipe, data, origin)
-    while not done.is_file():
-        folder.mkdir(parents=True, exist_ok=True)
-        if not _claim(done.with_suffix(".claim")):
-            if not wait:
-                return None
-            time.sleep(5)
-            continue
-        try:
-            log(f"[bench] {folder.name}: {spec.arch_id} ({_shape(spec)}, {spec.sharing_summary()})")
-            result = train(spec, recipe, data, checkpoint_dir=done.with_suffix(""), device=device,
-                           init_state=init() if init else None, log=lambda m: log(f"    {m}"))
-            atomic_write(done, json.dumps({"arch_id": spec.arch_id, "val_acc": result.val_acc_last,
-                                           "images": result.images_trained, "epochs": result.epochs_run,
-                                           "wall_time_s": result.wall_time_s}))
-        finally:
-            done.with_suffix(".claim").unlink(missing_ok=True)
-    return json.loads(done.read_text())
-
-
-def run_all(jobs: list[Callable[[bool], dict | None]]) -> list[dict]:
-    """Run every job (a run_cached call taking `wait`): first those no other process is training,
-    then wait for the rest, so bench processes sharing one --out split the work between them."""
-    results = [job(wait=False) for job in jobs]
-    return [r if r is not None else job(wait=True) for r, job in zip(results, jobs)]
-
-
-def _claim(path: Path) -> bool:
-    """Take `path` for this process (O_EXCL); a claim whose process is gone is taken over."""
-    try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-    except FileExistsError:
-        try:
-            os.kill(int(path.read_text() or 0), 0)
-            return False  # its process is alive
-        except (ProcessLookupError, ValueError):
-            path.unlink(missing_ok=True)  # a killed run's leftover
-            return _claim(path)
-        except FileNotFoundError:
-            return _claim(path)
-    with os.fdopen(fd, "w") as f:
-        f.write(str(os.getpid()))
-    return True
-
-
-def _cached(folder: Path, spec: ArchSpec, recipe: Recipe, data: DataBundle, origin: dict | None = None) -> Path:
-    body = json.dumps({"recipe": recipe.to_dict(), "data": data.info(), "origin": origin}, sort_keys=True)
-    return folder / f"{spec.arch_id}-{hashlib.sha1(body.encode()).hexdigest()[:8]}.json"
 
 
 def compare(scratch: list[float], inherited: list[float], params: list[int]) -> dict:
@@ -198,7 +136,7 @@ def run_bench(space: SearchSpace, data: DataBundle, archs: list[ArchSpec], finet
                        for spec in archs])
     parent = largest_parent(space)
     parent_run = run_cached(parent, space.recipe, data, out / "parent", device, log)
-    parent_model, _ = load_checkpoint(_cached(out / "parent", parent, space.recipe, data).with_suffix("") / "last.pt")
+    parent_model, _ = load_checkpoint(cached_path(out / "parent", parent, space.recipe, data).with_suffix("") / "last.pt")
     origin = {"parent": parent.arch_id, "recipe": space.recipe.to_dict()}
     summaries, tuned = {}, {}
     for ft in finetunes:
@@ -209,7 +147,7 @@ def run_bench(space: SearchSpace, data: DataBundle, archs: list[ArchSpec], finet
         summaries[ft] = {**compare([s["val_acc"] for s in scratch], [t["val_acc"] for t in tuned[ft]], params),
                          **cost_ratio(parent_run, tuned[ft], scratch, flops, costs(parent, space.data.input_size)[1],
                                       space.trials)}
-    rows = [{"arch_id": s.arch_id, "shape": _shape(s), "sharing": s.sharing_summary(), "params": p,
+    rows = [{"arch_id": s.arch_id, "shape": shape(s), "sharing": s.sharing_summary(), "params": p,
              "scratch": sc["val_acc"], **{f"finetune_{ft}": tuned[ft][i]["val_acc"] for ft in finetunes}}
             for i, (s, p, sc) in enumerate(zip(archs, params, scratch))]
     return {"rows": rows, "parent": {**parent_run, "spec": parent.to_dict()}, "summaries": summaries}
@@ -228,7 +166,3 @@ def table(report: dict, finetunes: list[int], trials: int) -> str:
         lines.append(f"fine-tune {ft} epoch(s): {last_line(s)} (FLOP-weighted: {s['cost_ratio_flops']:.2f}; "
                      f"in images for the space's {trials} trials: {s['cost_ratio_at_trials']:.2f})")
     return "\n".join(lines)
-
-
-def _shape(spec: ArchSpec) -> str:
-    return "-".join(str(st.depth) for st in spec.stages) + " / " + "-".join(str(st.width) for st in spec.stages)
