@@ -7,11 +7,14 @@ Experiment folder layout:
   checkpoints/<key>/    last.pt of each training, saved after every epoch whose save is cheap (resume mid-trial)
   ray/run-N/            Ray Tune's own results, one folder per (re)start
   parent/               with `inherit:`, the parent every candidate fine-tunes from (last.pt, result.json)
+  ray/reeval-N/         with `reevaluate:`, the extra-seed trainings of the best candidates (journal: `reeval` rows)
+  reeval.json           the trainings each re-evaluation round planned, so a resume finishes them
   pareto.*              the Pareto export, written at the end
 """
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import time
 from pathlib import Path
@@ -21,18 +24,22 @@ import optuna
 import yaml
 from ray import tune
 
-from nas.candidate import Candidate, costs
+from nas import reeval
+from nas.candidate import Candidate, costs, trial_key
 from nas.cluster import connect
 from nas.datacheck import check_data
 from nas.inherit import largest_parent, parent_checkpoint
 from nas.journal import Journal, atomic_write
 from nas.parent import train_parent
+from nas.progress import epoch_text
 from nas.resources import Resources, slots as count_slots
 from nas.sampling import encode, warm_start_specs
 from nas.schema import SpaceError
-from nas.searcher import STUDY_NAME, ShareSearch
+from nas.searcher import STUDY_NAME, ShareSearch, classify
 from nas.space import SearchSpace
 from nas.stop import StopRequest
+from sharesnet.spec import ArchSpec
+from sharesnet.train.checkpoint import saved_epoch
 
 __all__ = ["Resources", "run_search", "STUDY_NAME"]
 # Without ASHA a trial reports its progress (epoch, val_acc, images/s) at most this often:
@@ -69,17 +76,23 @@ def run_search(space: SearchSpace, exp_dir: Path, res: Resources, resume: bool =
     elif remaining <= 0:
         log(f"[search] {space.name}: all {space.trials} trainings already done")
     cut_off = searcher.record_cut_off() if stopping() else []
+    rows_reeval = len(journal.rows)
+    if space.reevaluate and not stopping() and parent_s is not None:
+        cut_off += _reevaluate(space, exp_dir, res, journal, stop, log)
+        slots = slots or searcher.slots
     wall = time.perf_counter() - start
     train_s = sum(r.get("train_time_s") or 0.0 for r in journal.rows[rows_before:]) + (parent_s or 0.0)
     busy = train_s / (wall * slots) if slots and wall else None
     if busy is not None and not stopping():
-        log(f"[search] {wall:.1f} s for {journal.trained() - trained_before} trainings on {slots} trial slots; "
+        extra = sum(r["status"] == reeval.STATUS for r in journal.rows[rows_reeval:])
+        more = f" and {extra} re-evaluation(s)" if extra else ""
+        log(f"[search] {wall:.1f} s for {journal.trained() - trained_before} trainings{more} on {slots} trial slots; "
             f"training steps filled {busy:.0%} of slot time (the rest: Ray start-up and scheduling, "
             f"Optuna, FLOP counting, data loading, checkpoints)")
     return {"wall_time_s": wall, "trained": journal.trained(), "target": space.trials,
             "front_size": searcher.front_size(), "exp_dir": str(exp_dir), "train_time_s": train_s,
             "slots": slots, "slot_utilisation": busy, "interrupted": stop.signum if stop else None,
-            "cut_off": cut_off}
+            "cut_off": cut_off, "reevaluated": sum(r["status"] == reeval.STATUS for r in journal.rows[rows_reeval:])}
 
 
 def _fit(searcher: ShareSearch, space: SearchSpace, exp_dir: Path, res: Resources, remaining: int,
@@ -128,15 +141,105 @@ def _run_config(prefix: str, exp_dir: Path, res: Resources, stop: StopRequest | 
                           failure_config=tune.FailureConfig(max_failures=res.max_failures))
 
 
-def _trainable(res: Resources):
-    """run_trial with the resources of one trial."""
-    from nas.trainable import run_trial
+def _trainable(res: Resources, nested: str | None = None):
+    """run_trial with the resources of one trial; `nested`: its config sits under that key
+    (a grid of whole configs, as the re-evaluation runs)."""
+    from nas.trainable import run_nested, run_trial
 
-    return tune.with_resources(run_trial, {"cpu": res.cpus_per_trial, "gpu": res.gpus_per_trial})
+    fn = run_nested if nested else run_trial
+    return tune.with_resources(fn, {"cpu": res.cpus_per_trial, "gpu": res.gpus_per_trial})
 
 
 def _dirname(trial) -> str:
     return f"trial_{trial.trial_id}"
+
+
+def _reevaluate(space: SearchSpace, exp_dir: Path, res: Resources, journal: Journal, stop: StopRequest | None,
+                log: Callable[[str], None]) -> list[dict]:
+    """Train the best candidates and the baselines with more seeds (nas/reeval.py), in rounds,
+    as Ray Tune runs of run_trial on the trials' resources. Returns what a stop cut off.
+
+    Each round's trainings are planned once, in reeval.json: a resumed search finishes the
+    planned ones (not whatever a changed ranking would pick now), and stops at `rounds`."""
+    cfg, epochs = space.reevaluate, space.trial_recipe.epochs
+    plan_file = exp_dir / "reeval.json"
+    planned = json.loads(plan_file.read_text())["rounds"] if plan_file.is_file() else []
+    for round_no in range(1, cfg.rounds + 1):
+        tried = {(r["arch_id"], r["seed"]) for r in journal.rows if r["status"] == reeval.STATUS}
+        if round_no > len(planned):
+            jobs = reeval.pending(reeval.choose(journal.rows, space), journal.rows, space)
+            if not jobs:
+                break
+            planned.append([{"cand": _cand_fields(c), "seed": s} for c, s in jobs])
+            atomic_write(plan_file, json.dumps({"rounds": planned}, indent=1))
+        jobs = [(j["cand"], j["seed"]) for j in planned[round_no - 1] if (j["cand"]["arch_id"], j["seed"]) not in tried]
+        if not jobs:
+            continue
+        log(f"[search] re-evaluation, round {round_no} of at most {cfg.rounds}: {len(jobs)} training(s), so that the "
+            f"{cfg.top} best candidates and the baselines have {cfg.seeds} seeds each; the export states the seed noise")
+        configs = [_reeval_config(space, exp_dir, res, cand, seed) for cand, seed in jobs]
+        recorder = _ReevalRecorder(journal, log, len(configs), epochs)
+        tuner = tune.Tuner(_trainable(res, "job"), param_space={"job": tune.grid_search(configs)},
+                           tune_config=tune.TuneConfig(num_samples=1, max_concurrent_trials=res.max_concurrent,
+                                                       reuse_actors=True, trial_dirname_creator=_dirname),
+                           run_config=_run_config("reeval", exp_dir, res, stop, [recorder]))
+        tuner.fit()
+        if stop is not None and stop.requested:
+            done = {r["key"] for r in journal.rows if r["status"] == reeval.STATUS}
+            return [{"arch_id": f"{c['arch_id']} seed {c['reeval']['seed']} (re-evaluation)",
+                     "checkpoint_epoch": saved_epoch(Path(c["checkpoint_dir"]) / "last.pt")}
+                    for c in configs if c["key"] not in done]
+    return []
+
+
+def _cand_fields(cand: dict) -> dict:
+    return {k: cand[k] for k in ("arch_id", "trial_id", "params", "flops", "sharing", "spec", "val_acc_seeds")}
+
+
+def _reeval_config(space: SearchSpace, exp_dir: Path, res: Resources, cand: dict, seed: int) -> dict:
+    spec = ArchSpec.from_dict(cand["spec"])
+    key = f"{trial_key(spec, space)}-s{seed}"
+    recipe = dataclasses.replace(space.trial_recipe, seed=seed)
+    return _config(spec, recipe, space, exp_dir / "checkpoints" / key, res) | {
+        "arch_id": cand["arch_id"], "key": key, "params": cand["params"], "flops": cand["flops"],
+        "reeval": {"seed": seed, "cand": cand}}
+
+
+class _ReevalRecorder(tune.Callback):
+    """Journals each re-evaluation as it ends, with a progress line; a stop's victims are left for --resume."""
+
+    def __init__(self, journal: Journal | None, log: Callable[[str], None] | None, total: int, epochs: int):
+        self.journal, self.log, self.total, self.epochs, self.done = journal, log, total, epochs, 0
+
+    def on_trial_result(self, iteration, trials, trial, result, **info) -> None:
+        if self.log and result.get("status") == "running":
+            self.log(f"[search] re-evaluation {trial.config['job']['arch_id']} seed "
+                     f"{trial.config['job']['reeval']['seed']}: {epoch_text(result, 'this trial ')}")
+
+    def on_trial_complete(self, iteration, trials, trial, **info) -> None:
+        self._record(trial, error=False)
+
+    def on_trial_error(self, iteration, trials, trial, **info) -> None:
+        self._record(trial, error=True)
+
+    def _record(self, trial, error: bool) -> None:
+        if self.journal is None:
+            return
+        job, result = trial.config["job"], trial.last_result or {}
+        if error and not result.get("status"):
+            return  # killed by a stop (or lost): its checkpoint stays for --resume
+        status, reason = classify(result, error, self.epochs)
+        cand, seed = job["reeval"]["cand"], job["reeval"]["seed"]
+        self.journal.add(reeval.row(cand, seed, job["key"], result, status, reason))
+        self.done += 1
+        if self.log:
+            got = f"val_acc {result['val_acc']:.4f}" if status == "ok" else f"{status} ({reason})"
+            earlier = ", ".join(f"{v:.4f}" for v in cand["val_acc_seeds"])
+            self.log(f"[search] re-evaluation {self.done}/{self.total}: {cand['arch_id']} seed {seed}: {got} "
+                     f"(earlier seeds: {earlier})")
+
+    def __reduce__(self):  # Tune pickles its run config; a restored copy records nothing
+        return (_ReevalRecorder, (None, None, self.total, self.epochs))
 
 
 def _train_parent(space: SearchSpace, exp_dir: Path, res: Resources, log: Callable[[str], None],
@@ -196,6 +299,10 @@ def _prepare_folder(space: SearchSpace, exp_dir: Path, resume: bool, log: Callab
 def _as_started(space: SearchSpace, old: dict, log: Callable[[str], None]) -> SearchSpace:
     """An experiment started before sampler.encoding and sampler.repeats existed goes on as it
     began (conditional encoding, repeats reused), so its Optuna study stays one encoding."""
+    if space.reevaluate and "reevaluate" not in old:
+        log("[search] this experiment began before `reevaluate:` existed; it goes on without re-evaluation, "
+            "as it started (one seed per candidate)")
+        space = dataclasses.replace(space, reevaluate=None)
     legacy = {"encoding": "conditional", "repeats": "reuse"}
     missing = {k: v for k, v in legacy.items() if k not in (old.get("sampler") or {})}
     if not missing:

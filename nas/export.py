@@ -18,9 +18,10 @@ from typing import Callable
 
 import yaml
 
+from nas import noise_report, reeval
 from nas.journal import Journal, atomic_write
 from sharesnet.spec import ArchSpec
-from nas.pareto import dominates, nondominated_ranks, normalized_hypervolume
+from nas.pareto import dominates, normalized_hypervolume
 
 UNITS = {"params": "parameters", "flops": "fvcore FLOPs (1 multiply-add = 1 flop), batch 1", "val_acc": "fraction"}
 WARM_STARTS = {"paper": "The paper's ShaResNet", "plain": "The plain ResNet"}
@@ -36,25 +37,38 @@ def export_experiment(exp_dir: str | Path, log: Callable[[str], None] = print) -
     objectives = [tuple(o) for o in resolved["objectives"]]
     names, modes = [n for n, _ in objectives], [d for _, d in objectives]
     journal = Journal(exp_dir)
-    rows = journal.candidates()
-    ranks = nondominated_ranks([[r[n] for n in names] for r in rows], modes) if rows else []
-    ranked = sorted(({**r, "rank": k + 1} for r, k in zip(rows, ranks)), key=lambda r: (r["rank"], -r["val_acc"]))
+    # A re-evaluated candidate's val_acc is its mean over seeds; the ranking uses that mean.
+    rows = reeval.aggregate(journal.candidates(), journal.rows, resolved["recipe"]["seed"])
+    ranked = reeval.ranked(rows, objectives)
     front = [r for r in ranked if r["rank"] == 1]
+    spread = reeval.noise(ranked)
+    base = baselines(journal.rows, ranked)
+    judged = noise_report.judge(front, base, spread)
     bounds = reference_bounds(resolved, names)
     hv, hv_info = normalized_hypervolume([[r[n] for n in names] for r in front], modes, names, bounds) \
         if front else (0.0, {})
     doc = {"experiment": str(exp_dir), "objectives": [{"name": n, "direction": d, "unit": UNITS[n]} for n, d in objectives],
            "hypervolume": {"value": hv, **hv_info}, "n_candidates": len(rows),
-           "front": [_entry(r, resolved) for r in front],
-           "baselines": {tag: _entry(r, resolved) for tag, r in baselines(journal.rows, ranked).items()}}
+           "noise": _noise(spread, ranked),
+           "front": [_entry(r, resolved) | j for r, j in zip(front, judged)],
+           "baselines": {tag: _entry(r, resolved) for tag, r in base.items()}}
     atomic_write(exp_dir / "pareto.yaml", yaml.dump(doc, Dumper=_NoAliases, sort_keys=False))
     atomic_write(exp_dir / "pareto.csv", _csv(ranked))
     if rows:
         _plot(ranked, front, exp_dir / "pareto.png", names)
     where = [where_is(tag, journal.rows, ranked, front, names, modes, resolved.get("warm_start", []))
              for tag in WARM_STARTS]
-    log(summary(front, ranked, hv, where))
+    reevaluated = sum(r["n_seeds"] > 1 for r in ranked)
+    log(summary(front, ranked, hv, where, noise_report.lines(front, judged, spread, reevaluated)))
     return doc
+
+
+def _noise(spread, ranked: list[dict]) -> dict:
+    """pareto.yaml's statement of the search's own seed noise (null sd: not measured)."""
+    return {"seed_std": spread.sd if spread else None, "df": spread.df if spread else None,
+            "nets": sum(r["n_seeds"] > 1 for r in ranked), "unit": "val_acc, one seed to the next",
+            "rule": "two means differ beyond noise when the gap exceeds the 95% Student-t half-width "
+                    "for their numbers of seeds"}
 
 
 def reference_bounds(resolved: dict, names: list[str]) -> list[tuple[float, float]]:
@@ -84,6 +98,7 @@ def baselines(journal_rows: list[dict], ranked: list[dict]) -> dict[str, dict]:
 def _entry(r: dict, resolved: dict) -> dict:
     """One front member, buildable on its own: spec, recipe, seeds, measured objectives."""
     return {"rank": r["rank"], "arch_id": r["arch_id"], "trial_id": r["trial_id"], "val_acc": r["val_acc"],
+            "val_acc_std": r["val_acc_std"], "n_seeds": r["n_seeds"], "val_acc_seeds": r["val_acc_seeds"],
             "params": r["params"], "flops": r["flops"], "sharing": r["sharing"], "warm_start": r.get("warm_start"),
             "seed": resolved["recipe"]["seed"], "split_seed": resolved["data"]["split_seed"],
             "data": resolved["data"], "recipe": resolved["recipe"], "spec": r["spec"],
@@ -99,7 +114,8 @@ class _NoAliases(yaml.SafeDumper):
 
 
 def _csv(ranked: list[dict]) -> str:
-    cols = ["rank", "arch_id", "trial_id", "val_acc", "params", "flops", "sharing", "warm_start"]
+    cols = ["rank", "arch_id", "trial_id", "val_acc", "val_acc_std", "n_seeds", "params", "flops", "sharing",
+            "warm_start"]
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore")
     w.writeheader()
@@ -112,7 +128,7 @@ def shape(spec: dict) -> tuple[str, str]:
     return tuple("-".join(str(st[k]) for st in spec["stages"]) for k in ("depth", "width"))
 
 
-def summary(front: list[dict], ranked: list[dict], hv: float, where: list[str] = ()) -> str:
+def summary(front: list[dict], ranked: list[dict], hv: float, where: list[str] = (), noise: list[str] = ()) -> str:
     lines = [f"Pareto front: {len(front)} of {len(ranked)} evaluated architectures; normalized hypervolume "
              f"{hv:.4f} (pareto.csv ranks them all: rank 1 = the Pareto front)", "",
              "Columns: # is the index in pareto.yaml's front, which `scripts/train_final.py --select 0,2` takes "
@@ -122,9 +138,15 @@ def summary(front: list[dict], ranked: list[dict], hv: float, where: list[str] =
              "|---:|---|---:|---:|---:|---|---|---|---|"]
     for i, r in enumerate(front):
         depth, width = shape(r["spec"])
-        lines.append(f"| {i} | `{r['arch_id']}` | {r['val_acc']:.4f} | {r['params']:,} | {r['flops']:,} | "
+        lines.append(f"| {i} | `{r['arch_id']}` | {val_text(r)} | {r['params']:,} | {r['flops']:,} | "
                      f"{depth} | {width} | {r['sharing']} | {r.get('warm_start') or ''} |")
-    return "\n".join(lines + [""] + list(where))
+    return "\n".join(lines + [""] + list(where) + ([""] + list(noise) if noise else []))
+
+
+def val_text(r: dict) -> str:
+    """`0.6123` for one seed, `0.6123 ± 0.0100 (n=2)` for a re-evaluated candidate."""
+    n = r.get("n_seeds", 1)
+    return f"{r['val_acc']:.4f}" + (f" ± {r['val_acc_std']:.4f} (n={n})" if n > 1 else "")
 
 
 def where_is(tag: str, journal_rows: list[dict], ranked: list[dict], front: list[dict], names: list[str],
@@ -142,7 +164,7 @@ def where_is(tag: str, journal_rows: list[dict], ranked: list[dict], front: list
         if tag not in listed:
             return f"{label} was not evaluated: it is not in the space's warm_start list."
         return f"{label} was not evaluated (yet): its training has not finished, or the space cannot express it."
-    desc = (f"{label} (`{cand['arch_id']}`, val_acc {cand['val_acc']:.4f}, {cand['params']:,} params, "
+    desc = (f"{label} (`{cand['arch_id']}`, val_acc {val_text(cand)}, {cand['params']:,} params, "
             f"{cand['flops']:,} FLOPs)")
     if cand["rank"] == 1:
         return f"{desc} is on the front: #{[r['arch_id'] for r in front].index(cand['arch_id'])}."
@@ -236,6 +258,10 @@ def figure(ranked: list[dict], front: list[dict], names: list[str]):
         ax.scatter([r[cost] for r in rest], [r["val_acc"] for r in rest], c="0.7", s=18, label="evaluated")
         ax.plot([r[cost] for r in line], [r["val_acc"] for r in line], "o-", c="tab:red", ms=6,
                 label="Pareto front, labelled by #" + ("" if cost in names else f" (in {', '.join(names)})"))
+        noisy = [r for r in line if r.get("n_seeds", 1) > 1]
+        if noisy:  # a re-evaluated member: its mean, ±1 seed std
+            ax.errorbar([r[cost] for r in noisy], [r["val_acc"] for r in noisy], yerr=[r["val_acc_std"] for r in noisy],
+                        fmt="none", ecolor="tab:red", alpha=0.6, capsize=3, label="±1 seed std (re-evaluated)")
         for tag, marker, color in (("plain", "s", "tab:blue"), ("paper", "*", "tab:green")):
             pts = [r for r in ranked if r.get("warm_start") == tag]
             if pts:

@@ -14,12 +14,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-CSV_COLUMNS = ["trial_id", "number", "arch_id", "status", "val_acc", "params", "flops", "epochs",
+CSV_COLUMNS = ["trial_id", "number", "arch_id", "status", "seed", "val_acc", "params", "flops", "epochs",
                "wall_time_s", "train_time_s", "reason", "reused_from", "warm_start", "resumed_at_epoch",
                "continues", "device", "gpu_ids", "node", "sharing", "spec"]
 TRAINED = ("ok", "failed", "early_stopped", "error")  # statuses that used a training slot
 FINAL = ("ok", "failed")  # outcomes worth reusing (early stops and crashes may go differently)
 # "interrupted": cut off by a stop; not a training's end. --resume trains it to the end.
+# "reeval": an extra-seed training of a candidate (nas/reeval.py); outside the budget and the candidates.
 
 
 def atomic_write(path: Path, text: str) -> None:

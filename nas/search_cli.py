@@ -60,8 +60,9 @@ def _search(args, argv: list[str], stop) -> int:
         print(_interrupted_report(summary, exp_dir, resume_command(argv, SCRIPT)))
         return EXIT_INTERRUPTED[summary["interrupted"]]
     short = summary["trained"] < summary["target"]
+    extra = f" and {summary['reevaluated']} re-evaluation(s)" if summary.get("reevaluated") else ""
     print(f"[search] done in {summary['wall_time_s']:.1f} s: {summary['trained']} of {summary['target']} trainings"
-          + (" (the space ran out of new architectures)" if short else "") + f"; results in {exp_dir}")
+          + (" (the space ran out of new architectures)" if short else "") + f"{extra}; results in {exp_dir}")
     return 0
 
 

@@ -75,6 +75,11 @@ def run_trial(config: dict) -> None:
                  "wall_time_s": time.perf_counter() - start})
 
 
+def run_nested(config: dict) -> None:
+    """run_trial on config["job"]: a trial of a grid whose points are whole trial configs."""
+    run_trial(config["job"])
+
+
 def _device(wanted: str) -> str:
     """The device the driver asked for; a GPU trial without a usable GPU fails, never falls back."""
     if wanted == "cuda" and not torch.cuda.is_available():

@@ -137,7 +137,8 @@ def space_dict(**over) -> dict:
             "vary": {"depth": [1, 2], "width_mult": [0.5, 1.0],
                      "sharing": {"positions": ["conv1", "conv2"], "patterns": ["none", "stage", "cycle"], "k": [2]}},
             "train": {"recipe": "fast", "epochs": 2, "warmup_epochs": 0, "batch_size": 64},
-            "sampler": {"name": "random", "seed": 0}, "trials": 2, "warm_start": ["plain", "paper"]} | over
+            "sampler": {"name": "random", "seed": 0}, "trials": 2, "warm_start": ["plain", "paper"],
+            "reevaluate": False} | over
 
 
 def test_inherit_option_parses_and_separates_keys():

@@ -28,7 +28,7 @@ def write_space(tmp_path: Path, **over) -> Path:
     space = {"name": "tiny", "data": {"dataset": "digits", "limit": 400, "val_fraction": 0.2},
              "base": BASE, "vary": {"sharing": {"positions": ["conv2"], "patterns": ["none", "stage"]}},
              "train": TRAIN, "objectives": ["val_acc", "params"], "sampler": {"name": "random", "seed": 0},
-             "trials": 4, "warm_start": ["plain", "paper"]} | over
+             "trials": 4, "warm_start": ["plain", "paper"], "reevaluate": False} | over
     path = tmp_path / "space.yaml"
     path.write_text(yaml.safe_dump(space))
     return path
