@@ -8,7 +8,7 @@ import torch
 
 from sharesnet import ArchSpec, StageSpec
 from sharesnet.data import load_data
-from sharesnet.train import DivergedError, Recipe, get_recipe, list_recipes, load_checkpoint, train
+from sharesnet.train import DivergedError, Recipe, get_recipe, list_recipes, load_checkpoint, load_recipe, train
 from sharesnet.train.recipe import RecipeError
 from sharesnet.train.schedule import lr_factor
 from tests.test_data import write_imagefolder
@@ -119,7 +119,7 @@ def test_recipe_unknown_key_and_presets(tmp_path):
     assert Recipe.from_dict(wrn.to_dict()) == wrn
     path = tmp_path / "r.yaml"
     path.write_text("base: fast\nepochs: 3\n")
-    assert Recipe.load(path) == get_recipe("fast", epochs=3)
+    assert load_recipe(path) == get_recipe("fast", epochs=3)
     with pytest.raises(RecipeError, match="warmup_epochs"):
         Recipe(epochs=2, warmup_epochs=-1)
 
@@ -150,7 +150,7 @@ def test_fewer_epochs_scale_the_milestones():
 def test_recipe_file_with_base_scales_too(tmp_path):
     path = tmp_path / "r.yaml"
     path.write_text("base: wrn\nepochs: 10\n")
-    assert Recipe.load(path).milestones == pytest.approx((0.3, 0.6, 0.8))
+    assert load_recipe(path).milestones == pytest.approx((0.3, 0.6, 0.8))
 
 
 def test_a_milestone_past_the_run_is_an_error():

@@ -7,12 +7,13 @@ All randomness comes from one torch.Generator, so saving its state resumes exact
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator, Mapping
+from typing import TYPE_CHECKING, Iterator, Mapping
 
 import torch
 import torch.nn.functional as F
 
-from sharesnet.data.split import TensorSplit
+if TYPE_CHECKING:  # a type only: split.py imports this module
+    from sharesnet.data.split import TensorSplit
 
 
 @dataclass(frozen=True)

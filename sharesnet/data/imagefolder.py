@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from sharesnet.data.errors import DataError, NotInMemory
-from sharesnet.data.sources import Decoded
+from sharesnet.data.decoded import Decoded
 
 EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
 CACHE_DIR = ".sharesnet-cache"

@@ -11,12 +11,13 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from sharesnet.data.decoded import Decoded
 from sharesnet.data.errors import DataError
+from sharesnet.data.imagefolder import decode_imagefolder
 from sharesnet.data.splits import stratified_split
 from sharesnet.hints import maybe_did_you_mean
 
@@ -24,18 +25,6 @@ DIGITS_TEST_FRACTION = 0.2
 DIGITS_TEST_SEED = 0  # fixed: the digits test split does not follow split_seed
 DEFAULT_MAX_BYTES = 8 << 30
 NAMES = ("digits", "cifar10", "cifar100", "imagefolder")
-
-
-@dataclass(frozen=True)
-class Decoded:
-    train_images: torch.Tensor  # uint8 N x C x H x W
-    train_labels: torch.Tensor  # int64 N
-    test_images: torch.Tensor
-    test_labels: torch.Tensor
-    classes: tuple[str, ...]
-    flip: bool  # default horizontal-flip augmentation: only for mirror-symmetric classes
-    crop_padding: int  # default random-crop padding in pixels
-    from_cache: bool = False  # True when every split came from the on-disk decode cache
 
 
 def decode(name: str, data_dir: str | Path | None, max_bytes: int = DEFAULT_MAX_BYTES,
@@ -46,8 +35,6 @@ def decode(name: str, data_dir: str | Path | None, max_bytes: int = DEFAULT_MAX_
     if name in ("cifar10", "cifar100"):
         return _cifar(name, _data_root(data_dir), download)
     if name == "imagefolder":
-        from sharesnet.data.imagefolder import decode_imagefolder
-
         if data_dir is None:
             raise DataError("imagefolder: pass data_dir=ROOT, a folder with ROOT/train/<class>/*.png|jpg "
                             "and ROOT/test/<class>/* (or ROOT/val/<class>/*)")

@@ -6,12 +6,11 @@ float batches on its device, `cat` for train+val, `to` to place the data, and `l
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterator, Mapping, Protocol
+from typing import Iterator, Mapping, Protocol
 
 import torch
 
-if TYPE_CHECKING:
-    from sharesnet.data.augment import Augment
+from sharesnet.data.augment import Augment, batches
 
 Batch = tuple[torch.Tensor, torch.Tensor]  # (float N x C x H x W normalised, int64 N labels)
 
@@ -54,8 +53,6 @@ class TensorSplit:
                 drop_last: bool = False, channels_last: bool = False,
                 device: str | torch.device | None = None) -> Iterator[Batch]:
         """`batches` over this split, moved to `device` first (a no-op where it already is)."""
-        from sharesnet.data.augment import batches  # augment imports this module
-
         split = self.to(device) if device is not None else self
         return batches(split, batch_size, mean=mean, std=std, generator=generator, augment=augment,
                        drop_last=drop_last, channels_last=channels_last)

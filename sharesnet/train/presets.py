@@ -1,7 +1,9 @@
-"""Named recipes: `get_recipe(name, **overrides)`, `list_recipes()`, `resolve_recipe(name or file)`."""
+"""Named recipes: `get_recipe(name, **overrides)`, `list_recipes()`, `load_recipe(file)`, `resolve_recipe(name or file)`."""
 from __future__ import annotations
 
 from pathlib import Path
+
+import yaml
 
 from sharesnet.hints import close_match, maybe_did_you_mean
 from sharesnet.train.recipe import Recipe, RecipeError
@@ -42,12 +44,24 @@ def get_recipe(name: str, **overrides) -> Recipe:
     return Recipe.from_dict({**base.to_dict(), **overrides}, where=f"recipe '{name}'")
 
 
+def load_recipe(path: str | Path) -> Recipe:
+    """Read a recipe from YAML; a `base: <named recipe>` key starts from a preset."""
+    path = Path(path)
+    if not path.is_file():
+        raise RecipeError(f"{path}: no such recipe file")
+    data = yaml.safe_load(path.read_text()) or {}
+    if isinstance(data, dict) and "base" in data:
+        base = data.pop("base")
+        return get_recipe(base, **data)  # an `epochs:` here rescales the base's milestones
+    return Recipe.from_dict(data, where=str(path))
+
+
 def resolve_recipe(value: str) -> Recipe:
     """A named recipe, or a recipe YAML file; anything else gets a did-you-mean."""
     if value in _RECIPES:
         return get_recipe(value)
     if Path(value).is_file() or Path(value).suffix in (".yaml", ".yml", ".json"):
-        return Recipe.load(value)  # a missing file is named as such
+        return load_recipe(value)  # a missing file is named as such
     hit = close_match(value, _RECIPES)
     hint = f"did you mean '{hit}'? (or give a recipe YAML file)" if hit else \
         f"known: {', '.join(_RECIPES)}, or give a recipe YAML file"

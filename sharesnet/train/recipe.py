@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 
 from sharesnet.hints import did_you_mean
 
@@ -79,19 +77,6 @@ class Recipe:
                 raise RecipeError(f"{where}: unknown key '{key}'; {did_you_mean(key, known)}")
         return cls(**d)
 
-    @classmethod
-    def load(cls, path: str | Path) -> "Recipe":
-        """Read a recipe from YAML; a `base: <named recipe>` key starts from a preset."""
-        path = Path(path)
-        if not path.is_file():
-            raise RecipeError(f"{path}: no such recipe file")
-        data = yaml.safe_load(path.read_text()) or {}
-        if isinstance(data, dict) and "base" in data:
-            from sharesnet.train.presets import get_recipe
-
-            base = data.pop("base")
-            return get_recipe(base, **data)  # an `epochs:` here rescales the base's milestones
-        return cls.from_dict(data, where=str(path))
 
 
 def _validate(r: Recipe) -> None:
