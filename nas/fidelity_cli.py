@@ -54,7 +54,8 @@ def _fidelity(args, argv: list[str]) -> int:
                   f"the run in flight keeps its last epoch's checkpoint\n[fidelity] continue with:\n  "
                   f"{resume_command(argv, SCRIPT)}", file=sys.stderr)
             return getattr(e, "exit_code", 130)
-    return _report(plan, out, torch.get_num_threads(), argv)
+    # A report alone takes the runs of whatever thread count made them, if only one did.
+    return _report(plan, out, args.threads or (None if args.report else torch.get_num_threads()), argv)
 
 
 def _check_out(out: Path, args) -> None:
@@ -71,12 +72,16 @@ def _check_out(out: Path, args) -> None:
         raise ValueError(f"--out {out}: cannot write there ({e.strerror or e}); pass a writable folder") from None
 
 
-def _report(plan, out: Path, threads: int, argv: list[str]) -> int:
+def _report(plan, out: Path, threads: int | None, argv: list[str]) -> int:
     from nas.fidelity_plot import plot
     from nas.fidelity_report import best, collect, last_line, markdown, summarise
     from nas.journal import atomic_write
 
     c = collect(plan, out, threads)
+    if len(c.threads) > 1:
+        raise ValueError(f"--out {out}: holds runs made with {sorted(c.threads)} threads; pass --threads N to "
+                         f"report one comparison (thread count changes results, like a seed)")
+    threads = threads or next(iter(c.threads), None)
     summaries = summarise(plan, c)
     chosen = best(summaries)
     missing = sum(s.missing for s in summaries) + c.missing_finals
@@ -84,7 +89,7 @@ def _report(plan, out: Path, threads: int, argv: list[str]) -> int:
                f"there. Continue with: {resume_command([a for a in argv if a != '--report'], SCRIPT)}"
                if missing else "")
     text = markdown(plan, c, summaries)
-    head = (f"# Proxy fidelity: {plan.source}\n\nThreads: {threads}. Final: recipe {plan.final.recipe.name or 'custom'}, "
+    head = (f"# Proxy fidelity: {plan.source}\n\nThreads: {threads or 'none found'}. Final: recipe {plan.final.recipe.name or 'custom'}, "
             f"{plan.final.recipe.epochs} epochs on train+val, mean test accuracy over {plan.final.seeds} seed(s). "
             f"Cost ratio: training images of one score over one final retraining's.\n")
     atomic_write(out / "fidelity.md", "\n".join(filter(None, [head, partial, text, "", last_line(chosen), ""])))
