@@ -22,7 +22,7 @@ from nas.candidate import costs
 from nas.journal import atomic_write
 from nas.proposals import INDEX, KIND, SPECS
 from nas.propose_table import csv_text, markdown
-from nas.sampling import varies
+from nas.sampling import encode, varies
 from nas.schema import SpaceError
 from nas.space import SearchSpace
 from sharesnet import build_model
@@ -53,11 +53,11 @@ def soft_spec(space: SearchSpace, templates: int | None = None) -> ArchSpec:
     if not soft:
         raise SpaceError(f"{space.source}: vary.sharing: no stage whose sharing the space searches has 2 or more "
                          f"blocks, so there is nothing to soft-share; give the base deeper stages")
-    return dataclasses.replace(base.with_soft(soft), name=f"{space.name}-soft")
+    return dataclasses.replace(base.with_soft(soft), name=f"{space.name}-softnet")
 
 
 def run_propose(space: SearchSpace, out: Path, templates: int | None = None,
-                thresholds: tuple[float, ...] = THRESHOLDS, epochs: int | None = None,
+                thresholds: tuple[float, ...] = THRESHOLDS, epochs: int | None = None, contiguous: bool = False,
                 log: Callable[[str], None] = print) -> dict[str, Any]:
     """Train the soft net (or reuse its finished checkpoint in `out`), propose, fold, cost; write the files."""
     start = time.perf_counter()
@@ -78,7 +78,7 @@ def run_propose(space: SearchSpace, out: Path, templates: int | None = None,
     state = ckpt["model"]
     sims = similarities(spec, state)
     rows = [_soft_row(spec, soft_params, soft_flops, accuracy(model, data.val, data))]
-    for prop in propose(spec, state, thresholds):
+    for prop in propose(spec, state, thresholds, contiguous):
         name = f"proposal-t{prop.thresholds[0]:.2f}"
         child = dataclasses.replace(prop.spec, name=name)
         folded = fold(spec, state, child)
@@ -88,12 +88,14 @@ def run_propose(space: SearchSpace, out: Path, templates: int | None = None,
         rows.append({"name": name, "thresholds": list(prop.thresholds), "arch_id": child.arch_id,
                      "sharing": child.sharing_summary(), "params": params, "flops": flops,
                      "val_acc": accuracy(hard, data.val, data), "fold_residual": folded.residual,
+                     # a warm start needs the space's patterns to express it; train_final.py does not
+                     "in_space": encode(child, space) is not None,
                      "file": f"{SPECS}/{name}.yaml", "spec": child.to_dict()})
     plain = spec.unshared()
     plain_params, plain_flops = costs(plain, size)
     doc = {"kind": KIND, "space": space.source, "seed": recipe.seed, "split_seed": space.data.split_seed,
            "recipe": recipe.to_dict(), "data": dataclasses.asdict(space.data), "input_size": list(size),
-           "thresholds": list(thresholds),
+           "thresholds": list(thresholds), "contiguous": contiguous,
            "templates": _templates(spec),
            "plain": {"arch_id": plain.arch_id, "params": plain_params, "flops": plain_flops},
            "soft": {**rows[0], "checkpoint": f"soft/{LAST}", "epochs": result.epochs_run,
@@ -107,8 +109,8 @@ def run_propose(space: SearchSpace, out: Path, templates: int | None = None,
 
 def _soft_row(spec: ArchSpec, params: int, flops: int, val_acc: float) -> dict[str, Any]:
     return {"name": spec.name, "thresholds": [], "arch_id": spec.arch_id, "sharing": spec.sharing_summary(),
-            "params": params, "flops": flops, "val_acc": val_acc, "fold_residual": None, "file": "soft.yaml",
-            "spec": spec.to_dict()}
+            "params": params, "flops": flops, "val_acc": val_acc, "fold_residual": None, "in_space": None,
+            "file": "soft.yaml", "spec": spec.to_dict()}
 
 
 def _templates(spec: ArchSpec) -> dict[str, int]:

@@ -22,6 +22,9 @@ def propose_main(argv: list[str], doc: str) -> int:
                                                          "position's blocks after the first, rounded up)")
     ap.add_argument("--thresholds", type=_thresholds, help="comma-separated |cos| thresholds, tight to loose "
                                                            "(default: 0.99,0.95,0.9,0.8,0.7,0.6,0.5,0.4,0.3)")
+    ap.add_argument("--contiguous", action="store_true", help="cluster runs of consecutive blocks only: masks the "
+                                                              "`ranges` pattern expresses, so a search can take them "
+                                                              "as warm starts")
     ap.add_argument("--epochs", type=integer(1), help="train the soft net this many epochs (default: the space's "
                                                       "train.epochs; the schedule scales)")
     ap.add_argument("--smoke", action="store_true", help=f"{SMOKE['epochs']} epochs on {SMOKE['limit']} images: "
@@ -50,10 +53,16 @@ def _propose(args) -> int:
         space = dataclasses.replace(space, data=dataclasses.replace(space.data, limit=SMOKE["limit"]))
     out = _out(args, space)
     doc = run_propose(space, out, templates=args.templates, thresholds=args.thresholds or THRESHOLDS,
-                      epochs=args.epochs or (SMOKE["epochs"] if args.smoke else None))
+                      epochs=args.epochs or (SMOKE["epochs"] if args.smoke else None), contiguous=args.contiguous)
     print(markdown([doc["soft"], *doc["proposals"]], doc["plain"]))
-    print(f"[propose] done in {doc['wall_time_s']:.1f} s ({doc['soft']['train_time_s']:.1f} s of soft-net "
-          f"epochs): {len(doc['proposals'])} proposal(s) in {out}; similarity matrices in {out / 'similarity.png'}")
+    print(f"[propose] done in {doc['wall_time_s']:.1f} s (the soft net's {doc['soft']['epochs']} epochs took "
+          f"{doc['soft']['train_time_s']:.1f} s): {len(doc['proposals'])} proposal(s) in {out}; similarity "
+          f"matrices in {out / 'similarity.png'}")
+    outside = sum(not p["in_space"] for p in doc["proposals"])
+    if outside:
+        hint = "" if args.contiguous else "; --contiguous proposes only masks the `ranges` pattern expresses"
+        print(f"[propose] {outside} of {len(doc['proposals'])} proposal(s) are not among {args.space}'s patterns: a "
+              f"search skips them as warm starts, train_final.py --arch still retrains them{hint}")
     print(_next_steps(out, space))
     return 0
 

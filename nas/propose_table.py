@@ -10,7 +10,7 @@ import io
 from typing import Any
 
 COLUMNS = ["name", "thresholds", "arch_id", "sharing", "params", "params_vs_plain", "flops", "val_acc",
-           "fold_residual", "file"]
+           "fold_residual", "in_space", "file"]
 
 
 def csv_text(rows: list[dict[str, Any]], plain: dict[str, Any]) -> str:
@@ -25,13 +25,14 @@ def csv_text(rows: list[dict[str, Any]], plain: dict[str, Any]) -> str:
 
 def markdown(rows: list[dict[str, Any]], plain: dict[str, Any]) -> str:
     lines = ["| net | thresholds | arch_id | sharing | params (vs plain) | FLOPs (fvcore, 1 MAC = 1 flop) "
-             "| val acc (soft: trained; proposals: folded, not retrained) | fold residual |",
-             "|---|---|---|---|---:|---:|---:|---:|",
+             "| val acc (soft: trained; proposals: folded, not retrained) | fold residual | a warm start of the space |",
+             "|---|---|---|---|---:|---:|---:|---:|---|",
              f"| plain (not trained here) | | `{plain['arch_id']}` | none | {plain['params']:,} (100%) "
-             f"| {plain['flops']:,} | | |"]
+             f"| {plain['flops']:,} | | | |"]
     for r in rows:
         residual = "" if r["fold_residual"] is None else f"{r['fold_residual']:.3f}"
+        warm = {None: "", True: "yes", False: "no: not among its patterns"}[r["in_space"]]
         lines.append(f"| {r['name']} | {', '.join(f'{t:g}' for t in r['thresholds'])} | `{r['arch_id']}` "
                      f"| {r['sharing']} | {r['params']:,} ({r['params'] / plain['params']:.0%}) | {r['flops']:,} "
-                     f"| {r['val_acc']:.4f} | {residual} |")
+                     f"| {r['val_acc']:.4f} | {residual} | {warm} |")
     return "\n".join(lines)

@@ -40,21 +40,19 @@ def similarities(spec: ArchSpec, state: dict[str, torch.Tensor]) -> dict[tuple[i
             for s, p in soft_positions(spec)}
 
 
-def cluster(sim: torch.Tensor, threshold: float) -> tuple[int, ...]:
+def cluster(sim: torch.Tensor, threshold: float, contiguous: bool = False) -> tuple[int, ...]:
     """Complete-linkage groups at `threshold`, as canonical labels: the most similar pair of
-    groups merges first (ties: lowest indices), while its loosest pair is >= threshold."""
+    groups merges first (ties: lowest indices), while its loosest pair is >= threshold.
+    contiguous: only neighbouring runs of blocks merge, so every group is a range of blocks."""
     n = sim.shape[0]
     groups = [[i] for i in range(n)]
     link = sim.clone().double()  # link[a, b]: the smallest |cos| between groups a and b
     link.fill_diagonal_(-1.0)
-    alive = list(range(n))
+    alive = list(range(n))  # a group's index is its first block, so this is block order too
     while len(alive) > 1:
-        sub = link[alive][:, alive]
-        best = int(torch.argmax(sub))  # row-major: the lowest index pair among ties
-        a, b = alive[best // len(alive)], alive[best % len(alive)]
-        if sub.flatten()[best] < threshold:
+        a, b = _closest(link, alive, contiguous)
+        if link[a, b] < threshold:
             break
-        a, b = min(a, b), max(a, b)
         groups[a] += groups[b]
         link[a, :] = torch.minimum(link[a, :], link[b, :])
         link[:, a] = link[a, :]
@@ -67,20 +65,32 @@ def cluster(sim: torch.Tensor, threshold: float) -> tuple[int, ...]:
     return M.canonical(labels)
 
 
+def _closest(link: torch.Tensor, alive: list[int], contiguous: bool) -> tuple[int, int]:
+    """The pair of live groups with the largest link, a < b; contiguous: neighbours only."""
+    if contiguous:
+        pairs = list(zip(alive, alive[1:]))
+        return max(pairs, key=lambda ab: (float(link[ab]), -ab[0]))
+    sub = link[alive][:, alive]
+    best = int(torch.argmax(sub))  # row-major: the lowest index pair among ties
+    a, b = alive[best // len(alive)], alive[best % len(alive)]
+    return min(a, b), max(a, b)
+
+
 def mask_of(labels: tuple[int, ...]) -> M.Mask:
     """A hard mask for a soft position: block 0 keeps its own weight, blocks 1.. share by cluster."""
     return M.canonical((-1,) + tuple(labels))
 
 
-def propose(spec: ArchSpec, state: dict[str, torch.Tensor],
-            thresholds: tuple[float, ...] = THRESHOLDS) -> list[Proposal]:
+def propose(spec: ArchSpec, state: dict[str, torch.Tensor], thresholds: tuple[float, ...] = THRESHOLDS,
+            contiguous: bool = False) -> list[Proposal]:
     """One hard spec per distinct clustering of the sweep, tight to loose; a sweep point that
-    shares nothing at the soft positions (the plain child) is left out."""
+    shares nothing at the soft positions (the plain child) is left out. contiguous: groups
+    are runs of consecutive blocks, masks a search's `ranges` pattern can express."""
     sims = similarities(spec, state)
     hard = spec.without_soft()
     found: dict[str, Proposal] = {}
     for t in thresholds:
-        child = hard.with_masks({sp: mask_of(cluster(sim, t)) for sp, sim in sims.items()})
+        child = hard.with_masks({sp: mask_of(cluster(sim, t, contiguous)) for sp, sim in sims.items()})
         if child == hard:
             continue
         old = found.get(child.arch_id)

@@ -16,6 +16,7 @@ from nas.sampling import encode, warm_start_specs
 from nas.schema import SpaceError
 from nas.space import load_space, parse_space
 from sharesnet import ArchSpec, build_model
+from sharesnet.similarity import propose
 from sharesnet.train import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,6 +89,7 @@ def test_one_template_per_two_layers_folds_exactly_on_the_trained_net(run):
     assert entry["fold_residual"] < 1e-6 and entry["val_acc"] == doc["soft"]["val_acc"]
     assert entry["sharing"] == "s1.conv1=011 s1.conv2=011 s2.conv1=011 s2.conv2=011"
     assert entry["params"] < doc["plain"]["params"] and entry["params"] < doc["soft"]["params"]
+    assert entry["in_space"] is True  # 011 is `ranges` with a cut after block 0
 
 
 def test_a_rerun_reuses_the_trained_soft_net(run, tmp_path):
@@ -118,6 +120,23 @@ def test_proposals_are_warm_starts_and_the_unexpressible_are_skipped(run, tmp_pa
     assert [t.user_attrs["warm_start"] for t in study.get_trials()] == ["plain"]
     assert lines == [f"[search] warm start '{name}' cannot be expressed in this space (its depth, width or "
                      f"sharing is not among the choices); skipped"]
+
+
+def test_contiguous_proposals_are_all_expressible_as_ranges():
+    space = parse_space(SPACE | {"base": {"spec": {**TINY, "stages": [{"depth": 6, "width": 8, "stride": 1},
+                                                                      {"depth": 5, "width": 16, "stride": 2}]}}},
+                        "s.yaml")
+    spec = soft_spec(space)
+    assert {spec.stages[0].templates(p) for p in (0, 1)} == {3}  # 5 soft layers: 3 templates
+    torch.manual_seed(0)
+    state = build_model(spec).state_dict()
+    with torch.no_grad():  # coefficients drawn afresh: the orthogonal init would propose nothing
+        for k in state:
+            if "_coef" in k:
+                state[k].normal_()
+    free, ranges = propose(spec, state), propose(spec, state, contiguous=True)
+    assert len(ranges) >= 3 and all(encode(p.spec, space) is not None for p in ranges)
+    assert any(encode(p.spec, space) is None for p in free)  # free clustering leaves the patterns
 
 
 def test_bad_proposal_warm_starts_are_one_line(tmp_path):

@@ -186,6 +186,22 @@ def test_complete_linkage_keeps_every_pair_above_the_threshold():
     assert mask_of((0, 1, 0)) == (0, 1, 2, 1)  # block 0 alone, then the clusters
 
 
+def test_contiguous_clustering_merges_neighbouring_runs_only():
+    # 0 and 2 are twins, 1 is unlike both: free clustering pairs 0 with 2, contiguous cannot.
+    sim = torch.tensor([[1.0, 0.1, 0.99, 0.2],
+                        [0.1, 1.0, 0.1, 0.9],
+                        [0.99, 0.1, 1.0, 0.3],
+                        [0.2, 0.9, 0.3, 1.0]])
+    assert cluster(sim, 0.8) == (0, 1, 0, 1)
+    assert cluster(sim, 0.8, contiguous=True) == (0, 1, 2, 3)  # 1-3 are not neighbours either
+    assert cluster(sim, 0.25, contiguous=True) == (0, 1, 2, 2)  # 2-3 (0.3) only
+    assert cluster(sim, 0.0, contiguous=True) == (0, 0, 0, 0)
+    rng = torch.Generator().manual_seed(1)
+    for _ in range(20):
+        labels = cluster(similarity(torch.randn(8, 3, generator=rng)), 0.5, contiguous=True)
+        assert list(labels) == sorted(labels)  # runs: labels never go back
+
+
 def _parallel(model, spec, pairs):
     """Make coefficient rows scaled copies: {(s, p): [(b, b_ref, c), ...]} sets coef_b = c * coef_b_ref."""
     with torch.no_grad():
