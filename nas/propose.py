@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+import torch
 import yaml
 
 from nas.candidate import costs
@@ -26,12 +27,13 @@ from nas.sampling import encode, varies
 from nas.schema import SpaceError
 from nas.space import SearchSpace
 from sharesnet import build_model
-from sharesnet.data import load_data
+from sharesnet.data import DataBundle, load_data
 from sharesnet.fold import fold
-from sharesnet.similarity import THRESHOLDS, propose, similarities
+from sharesnet.similarity import THRESHOLDS, Proposal, propose, similarities
 from sharesnet.spec import ArchSpec
 from sharesnet.train import load_checkpoint, train
 from sharesnet.train.checkpoint import LAST, saved_epoch
+from sharesnet.train.engine import pick_device
 from sharesnet.train.evaluate import accuracy
 
 
@@ -74,37 +76,43 @@ def run_propose(space: SearchSpace, out: Path, templates: int | None = None,
         log(f"[propose] training the soft net `{spec.arch_id}` ({spec.sharing_summary()}; {soft_params:,} params) "
             f"on {data.name}: {len(data.train):,} train / {len(data.val):,} val images, {recipe.epochs} epochs")
     result = train(spec, recipe, data, checkpoint_dir=ckpt_dir, log=lambda line: log(f"[propose] soft net {line}"))
-    model, ckpt = load_checkpoint(ckpt_dir / LAST)
-    state = ckpt["model"]
-    sims = similarities(spec, state)
-    rows = [_soft_row(spec, soft_params, soft_flops, accuracy(model, data.val, data))]
-    for prop in propose(spec, state, thresholds, contiguous):
-        name = f"proposal-t{prop.thresholds[0]:.2f}"
-        child = dataclasses.replace(prop.spec, name=name)
-        folded = fold(spec, state, child)
-        hard = build_model(child)
-        hard.load_state_dict(folded.state)
-        params, flops = costs(child, size)
-        rows.append({"name": name, "thresholds": list(prop.thresholds), "arch_id": child.arch_id,
-                     "sharing": child.sharing_summary(), "params": params, "flops": flops,
-                     "val_acc": accuracy(hard, data.val, data), "fold_residual": folded.residual,
-                     # a warm start needs the space's patterns to express it; train_final.py does not
-                     "in_space": encode(child, space) is not None,
-                     "file": f"{SPECS}/{name}.yaml", "spec": child.to_dict()})
+    device = pick_device(None)  # where train() ran: evaluate the folded nets there too
+    model, ckpt = load_checkpoint(ckpt_dir / LAST, map_location=device)
+    state = {k: v.cpu() for k, v in ckpt["model"].items()}
+    soft = _soft_row(spec, soft_params, soft_flops, accuracy(model, data.val, data)) | {
+        "checkpoint": f"soft/{LAST}", "epochs": result.epochs_run, "images_trained": result.images_trained,
+        "train_time_s": sum(h.get("epoch_time_s") or 0.0 for h in result.history)}
+    rows = [_proposal_row(space, spec, state, prop, data, size, device)
+            for prop in propose(spec, state, thresholds, contiguous)]
     plain = spec.unshared()
     plain_params, plain_flops = costs(plain, size)
     doc = {"kind": KIND, "space": space.source, "seed": recipe.seed, "split_seed": space.data.split_seed,
            "recipe": recipe.to_dict(), "data": dataclasses.asdict(space.data), "input_size": list(size),
-           "thresholds": list(thresholds), "contiguous": contiguous,
-           "templates": _templates(spec),
-           "plain": {"arch_id": plain.arch_id, "params": plain_params, "flops": plain_flops},
-           "soft": {**rows[0], "checkpoint": f"soft/{LAST}", "epochs": result.epochs_run,
-                    "train_time_s": sum(h.get("epoch_time_s") or 0.0 for h in result.history)},
-           "similarity": {key: sim.tolist() for key, sim in _named(spec, sims).items()},
-           "proposals": rows[1:]}
+           "thresholds": list(thresholds), "contiguous": contiguous, "templates": _templates(spec),
+           "plain": {"arch_id": plain.arch_id, "params": plain_params, "flops": plain_flops}, "soft": soft,
+           "similarity": {key: sim.tolist() for key, sim in _named(spec, similarities(spec, state)).items()},
+           "proposals": rows,
+           # this run's, up to the files; a reused soft net's training is not in it (soft.train_time_s is)
+           "wall_time_s": time.perf_counter() - start}
     _write(out, doc, spec)
-    doc["wall_time_s"] = time.perf_counter() - start
     return doc
+
+
+def _proposal_row(space: SearchSpace, spec: ArchSpec, state: dict[str, torch.Tensor], prop: Proposal,
+                  data: DataBundle, size: tuple[int, int, int], device: torch.device) -> dict[str, Any]:
+    """A proposal, named by its tightest threshold: costs, and validation accuracy with the soft weights folded in."""
+    name = f"proposal-t{prop.thresholds[0]:.2f}"
+    child = dataclasses.replace(prop.spec, name=name)
+    folded = fold(spec, state, child)
+    hard = build_model(child)
+    hard.load_state_dict(folded.state)
+    params, flops = costs(child, size)
+    return {"name": name, "thresholds": list(prop.thresholds), "arch_id": child.arch_id,
+            "sharing": child.sharing_summary(), "params": params, "flops": flops,
+            "val_acc": accuracy(hard.to(device), data.val, data), "fold_residual": folded.residual,
+            # a warm start needs the space's patterns to express it; train_final.py does not
+            "in_space": encode(child, space) is not None,
+            "file": f"{SPECS}/{name}.yaml", "spec": child.to_dict()}
 
 
 def _soft_row(spec: ArchSpec, params: int, flops: int, val_acc: float) -> dict[str, Any]:

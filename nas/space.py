@@ -144,11 +144,10 @@ class SearchSpace:
 
     def resolved(self) -> dict[str, Any]:
         """The space with every default filled in, for the experiment folder."""
-        # `inherit` only when on, so experiments made before it existed still resume.
-        inherit = {"inherit": dataclasses.asdict(self.inherit)} if self.inherit else {}
-        # likewise only when used: spaces without proposals resolve as before
-        inherit |= {"warm_start_proposals": list(self.warm_start_proposals)} if self.warm_start_proposals else {}
-        return {**self.raw, "resolved": {**inherit,
+        # `inherit` and proposals only when used, so experiments made before they existed still resume.
+        optional = {"inherit": dataclasses.asdict(self.inherit)} if self.inherit else {}
+        optional |= {"warm_start_proposals": list(self.warm_start_proposals)} if self.warm_start_proposals else {}
+        return {**self.raw, "resolved": {**optional,
             "base": self.base.to_dict(), "recipe": self.recipe.to_dict(),
             "data": dataclasses.asdict(self.data), "sampler": dataclasses.asdict(self.sampler),
             "sharing": dataclasses.asdict(self.sharing), "objectives": [list(o) for o in self.objectives],

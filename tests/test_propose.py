@@ -65,6 +65,7 @@ def test_the_run_writes_specs_costs_table_and_plot(run):
     assert doc["data"]["limit"] == 300 and doc["similarity"].keys() == {"s1.conv1", "s1.conv2", "s2.conv1", "s2.conv2"}
     model, ckpt = load_checkpoint(out / doc["soft"]["checkpoint"])
     assert ckpt["arch_id"] == soft.arch_id and ckpt["epoch"] == 2
+    assert doc["soft"]["images_trained"] > 0 and doc["soft"]["train_time_s"] > 0 and doc["wall_time_s"] > 0
     files = sorted((out / "specs").glob("*.yaml"))
     assert [f.name for f in files] == sorted(Path(p["file"]).name for p in doc["proposals"]) and files
     for entry in doc["proposals"]:
