@@ -54,6 +54,8 @@ def run_search(space: SearchSpace, exp_dir: Path, res: Resources, resume: bool =
     `stop`: a StopRequest whose signal ends the search cleanly; summary["interrupted"] then
     holds the signal number and summary["cut_off"] the trainings left for --resume."""
     exp_dir = Path(exp_dir).resolve()
+    if not resume:
+        warm_start_specs(space)  # a missing or foreign proposals folder fails here, before the folder exists
     space = check_data(space, log)  # loads the data once; resolves the image size FLOPs are counted at
     nodes = connect(res, log, exp_dir)  # an unmeetable request fails here, before the folder exists
     space = _prepare_folder(space, exp_dir, resume, log)
@@ -353,10 +355,15 @@ def _settle_interrupted(study: optuna.Study, journal: Journal, space: SearchSpac
 
 
 def _enqueue_warm_starts(study: optuna.Study, space: SearchSpace, log: Callable[[str], None]) -> None:
+    first: dict[str, str] = {}  # arch_id -> the warm start that enqueued it
     for name, spec in warm_start_specs(space).items():
         params = encode(spec, space)
         if params is None:
             log(f"[search] warm start '{name}' cannot be expressed in this space (its depth, width or "
                 f"sharing is not among the choices); skipped")
             continue
+        if spec.arch_id in first:  # a proposal may be the paper's rule: train it once, under the first tag
+            log(f"[search] warm start '{name}' is the architecture of warm start '{first[spec.arch_id]}'; skipped")
+            continue
+        first[spec.arch_id] = name
         study.enqueue_trial(params, user_attrs={"warm_start": name})

@@ -106,6 +106,17 @@ def from_file(path: str | Path, data: DataConfig) -> Arch:
     return Arch(Path(path).stem, Path(path).stem, ArchSpec.load(path), data)
 
 
+def from_files(path: str | Path, data: DataConfig) -> list[Arch]:
+    """A spec file, or every *.yaml / *.json spec in a folder, by name (e.g. scripts/propose.py's specs/)."""
+    path = Path(path)
+    if not path.is_dir():
+        return [from_file(path, data)]
+    files = sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml", ".json"))
+    if not files:
+        raise SpaceError(f"--arch {path}: a folder without spec files (*.yaml, *.json)")
+    return [from_file(p, data) for p in files]
+
+
 def make_jobs(archs: list[Arch], recipe: Recipe, seeds: int, out: Path, test_limit: int | None = None) -> list[Job]:
     """Seed-major order: every architecture gets its first seed before any gets a second, so a
     retraining cut off part way still has each net at n >= 1 to compare."""

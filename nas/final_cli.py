@@ -34,7 +34,8 @@ def _parser(doc: str) -> Parser:
     src.add_argument("--select", default="all", help="with --pareto, comma-separated: all (the front) | front "
                                                      "indices 0,2 | arch_ids | plain | paper (the search's "
                                                      "baselines), e.g. all,plain,paper")
-    src.add_argument("--arch", action="append", default=[], help="a spec YAML/JSON file (repeatable)")
+    src.add_argument("--arch", action="append", default=[], help="a spec YAML/JSON file, or a folder of them "
+                                                                 "such as scripts/propose.py's specs/ (repeatable)")
     src.add_argument("--preset", action="append", default=[], help="a model preset, e.g. sharesnet164 (repeatable)")
     data = ap.add_argument_group("data (pareto entries keep their dataset unless --dataset is given; "
                                  "the search's limit is never kept unless --limit says so)")
@@ -94,7 +95,7 @@ def _final(args, argv: list[str]) -> int:
 
 def _archs(args) -> tuple[list, dict]:
     """The architectures with the data each retrains on, and the limits their searches used."""
-    from nas.final import from_file, from_pareto, from_preset
+    from nas.final import from_files, from_pareto, from_preset
     from nas.space import DataConfig
 
     given = {k: v for k, v in (("data_dir", args.data_dir), ("split_seed", args.split_seed),
@@ -107,7 +108,7 @@ def _archs(args) -> tuple[list, dict]:
         if final.dataset == a.data.dataset:
             searched.setdefault(final, set()).add(a.data.limit)
         archs.append(dataclasses.replace(a, data=final))
-    archs += [from_file(p, data) for p in args.arch]
+    archs += [a for p in args.arch for a in from_files(p, data)]
     archs += [from_preset(p, data) for p in args.preset]
     return archs, searched
 

@@ -16,8 +16,10 @@ Measured on the quickstart, that did not raise the hypervolume (see the README).
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any, Protocol
 
+from nas.proposals import read_proposals
 from nas.space import SearchSpace
 from sharesnet import masks as M
 from sharesnet.rules import paper_sharing
@@ -45,7 +47,7 @@ def decode(trial: Suggester, space: SearchSpace) -> ArchSpec:
     masks = {}
     for s, st in enumerate(shape.stages):
         for p, pos in enumerate(shape.positions):
-            if _varies(space, s, pos):
+            if varies(space, s, pos):
                 genes = _suggest_genes(trial, f"s{s + 1}.{pos}", st.depth, max_depth(space, s), space)
                 masks[(s, p)] = legalise(shape, s, p, _mask(genes, st.depth))
     return shape.with_masks(masks)
@@ -88,7 +90,8 @@ def legalise(spec: ArchSpec, s: int, p: int, mask: M.Mask) -> M.Mask:
     return M.canonical(keyed.index(k) for k in keyed)
 
 
-def _varies(space: SearchSpace, s: int, pos: str) -> bool:
+def varies(space: SearchSpace, s: int, pos: str) -> bool:
+    """Whether the space searches the sharing of conv position `pos` in stage s."""
     stages = space.sharing.stages
     return pos in space.sharing.positions and (stages is None or s in stages)
 
@@ -101,9 +104,14 @@ def _scaled(width: int, mult: float, base: ArchSpec, multiple: int | None = None
 
 # --- encode: the inverse, so the plain net and the paper's ShaResNet can be enqueued ---
 def warm_start_specs(space: SearchSpace) -> dict[str, ArchSpec]:
-    """The named warm starts: the plain base network and the paper's rule applied to it."""
+    """The warm starts by tag: the plain base network, the paper's rule applied to it, then the
+    proposals of each `{proposals: DIR}` (tagged with their names; SpaceError if one cannot be read)."""
     plain = space.base.unshared()
-    return {name: {"plain": plain, "paper": paper_sharing(plain)}[name] for name in space.warm_start}
+    specs = {name: {"plain": plain, "paper": paper_sharing(plain)}[name] for name in space.warm_start}
+    for path in space.warm_start_proposals:
+        for name, spec in read_proposals(path):
+            specs[name if name not in specs else f"{Path(path).name}/{name}"] = spec
+    return specs
 
 
 def encode(spec: ArchSpec, space: SearchSpace) -> dict[str, Any] | None:
@@ -121,7 +129,7 @@ def encode(spec: ArchSpec, space: SearchSpace) -> dict[str, Any] | None:
         if space.width:
             params[f"s{s + 1}.width"] = st.width
         for p, pos in enumerate(spec.positions):
-            if not _varies(space, s, pos):
+            if not varies(space, s, pos):
                 if M.n_shared_groups(st.mask(p)):
                     return None
                 continue

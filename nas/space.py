@@ -16,6 +16,7 @@ import yaml
 
 from nas.schema import Problems, SpaceError, is_int
 from sharesnet.data.imagefolder import image_channels
+from sharesnet.hints import close_match
 from sharesnet.registry import get_spec, list_models
 from sharesnet.spec import CONV_POSITIONS, ArchSpec, SpecError
 from sharesnet.train import Recipe, RecipeError, get_recipe, list_recipes
@@ -32,7 +33,7 @@ TOP_KEYS = {
     "name": "experiment name", "data": "dataset and split", "base": "base architecture",
     "vary": "what the search changes", "train": "trial recipe", "objectives": "what to optimise",
     "constraints": "budgets checked before training", "sampler": "Optuna sampler",
-    "trials": "architectures to train", "warm_start": "points evaluated first",
+    "trials": "architectures to train", "warm_start": "points evaluated first (plain, paper, {proposals: DIR})",
     "early_stopping": "ASHA on val_acc", "inherit": "fine-tune candidates from a trained parent",
     "reevaluate": "train the best candidates again with more seeds before export"}
 
@@ -134,6 +135,9 @@ class SearchSpace:
     early_stopping: EarlyStopping | None
     inherit: InheritConfig | None = None  # None: every candidate trains from scratch
     reevaluate: ReevalConfig | None = None  # None: one seed per candidate
+    # `warm_start: [{proposals: DIR}]`: folders (or proposals.yaml files) of scripts/propose.py,
+    # whose mask proposals are evaluated first, after plain and paper
+    warm_start_proposals: tuple[str, ...] = ()
     raw: dict = dataclasses.field(compare=False, repr=False, default_factory=dict)
 
     @property
@@ -154,11 +158,11 @@ class SearchSpace:
 
     def resolved(self) -> dict[str, Any]:
         """The space with every default filled in, for the experiment folder."""
-        # `inherit` only when on, so experiments made before it existed still resume.
-        inherit = {"inherit": dataclasses.asdict(self.inherit)} if self.inherit else {}
-        # likewise `reevaluate`: experiments from before it existed resume without it
-        inherit |= {"reevaluate": dataclasses.asdict(self.reevaluate)} if self.reevaluate else {}
-        return {**self.raw, "resolved": {**inherit,
+        # `inherit`, `reevaluate` and proposals only when used, so experiments made before they existed still resume.
+        optional = {"inherit": dataclasses.asdict(self.inherit)} if self.inherit else {}
+        optional |= {"reevaluate": dataclasses.asdict(self.reevaluate)} if self.reevaluate else {}
+        optional |= {"warm_start_proposals": list(self.warm_start_proposals)} if self.warm_start_proposals else {}
+        return {**self.raw, "resolved": {**optional,
             "base": self.base.to_dict(), "recipe": self.recipe.to_dict(),
             "data": dataclasses.asdict(self.data), "sampler": dataclasses.asdict(self.sampler),
             "sharing": dataclasses.asdict(self.sharing), "objectives": [list(o) for o in self.objectives],
@@ -202,6 +206,7 @@ def parse_space(raw: Any, source: str = "<space>") -> SearchSpace:
         max_params=None, max_flops=None, sampler=_sampler(pb, top.get("sampler")),
         trials=pb.check(top.get("trials", 20), "trials", lambda v: is_int(v) and v >= 1, "a positive integer"),
         warm_start=_warm_start(pb, top.get("warm_start", list(WARM_STARTS))),
+        warm_start_proposals=_warm_start_proposals(top.get("warm_start")),
         early_stopping=_early_stopping(pb, top.get("early_stopping")),
         inherit=_inherit(pb, top.get("inherit")), reevaluate=_reevaluate(pb, top.get("reevaluate", True)), raw=raw)
     cons = pb.mapping(top.get("constraints"), "constraints", {"max_params": "", "max_flops": ""})
@@ -375,12 +380,34 @@ def _sampler(pb: Problems, v: Any) -> SamplerConfig:
 
 
 def _warm_start(pb: Problems, v: Any) -> tuple[str, ...]:
+    """The named warm starts; `{proposals: DIR}` items are checked here and kept by _warm_start_proposals."""
     if v in (None, False):
         return ()
     if not isinstance(v, list):
-        pb.add("warm_start", f"expected a list drawn from {', '.join(WARM_STARTS)} (or [] for none)")
+        pb.add("warm_start", f"expected a list drawn from {', '.join(WARM_STARTS)} and {{proposals: DIR}} "
+                             f"items (or [] for none)")
         return ()
-    return tuple(x for i, x in enumerate(v) if pb.choice(x, f"warm_start[{i}]", WARM_STARTS))
+    names = []
+    for i, x in enumerate(v):
+        if isinstance(x, dict):
+            pb.mapping(x, f"warm_start[{i}]", {"proposals": "a folder written by scripts/propose.py"})
+            pb.check(x.get("proposals"), f"warm_start[{i}].proposals", lambda p: isinstance(p, str) and p,
+                     "a path: the --out folder of scripts/propose.py, or the proposals.yaml in it")
+        elif x in WARM_STARTS:
+            names.append(x)
+        else:
+            hint = close_match(x, WARM_STARTS)
+            pb.add(f"warm_start[{i}]", f"expected one of {', '.join(WARM_STARTS)} or a mapping {{proposals: DIR}} "
+                                       f"(DIR: the --out folder of scripts/propose.py), got {x!r}"
+                                       + (f" (did you mean '{hint}'?)" if hint else ""))
+    return tuple(names)
+
+
+def _warm_start_proposals(v: Any) -> tuple[str, ...]:
+    """The proposal folders of `warm_start` (validated by _warm_start); read when the search starts."""
+    items = v if isinstance(v, list) else []
+    return tuple(x["proposals"] for x in items if isinstance(x, dict) and isinstance(x.get("proposals"), str)
+                 and x["proposals"])
 
 
 def _early_stopping(pb: Problems, v: Any) -> EarlyStopping | None:

@@ -52,6 +52,9 @@ def inherit_state(parent: nn.Module | dict[str, torch.Tensor], parent_spec: Arch
 
 def check_fits(parent: ArchSpec, child: ArchSpec) -> None:
     """Raise InheritError unless every stage of the child is at most as deep and wide as the parent's."""
+    if parent.is_soft or child.is_soft:
+        raise InheritError("cannot inherit: a soft-shared net (spec `soft`) mixes templates instead of holding "
+                           "a weight per block; train it from scratch")
     for key in _SAME:
         if getattr(parent, key) != getattr(child, key):
             raise InheritError(f"cannot inherit: {key} is {getattr(child, key)!r} in the child but "

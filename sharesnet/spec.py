@@ -3,6 +3,9 @@
 Everything needed to build the network is here and nothing else: the builder is a
 pure function of it. Sharing masks are stored canonically (groups relabelled by first
 appearance), so two spellings of one architecture compare, hash and `arch_id` equal.
+A stage position may instead be soft-shared (Savarese & Maire 2019): `soft` gives it a
+bank of k templates that its blocks mix (sharesnet/soft.py). Soft settings enter the
+serialised form, and so the arch_id, only where they are used: hard specs hash as before.
 """
 from __future__ import annotations
 
@@ -34,10 +37,17 @@ class StageSpec:
     width: int  # output channels of every block (bottleneck: after expansion)
     stride: int = 1  # stride of the stage's first block
     share: tuple[M.Mask, ...] = ()  # one group label per block, per conv position; () = no sharing
+    # Templates per conv position (0 = hard); () = no soft sharing. A soft position's blocks
+    # after the first mix k templates with their own coefficients (sharesnet/soft.py).
+    soft: tuple[int, ...] = ()
 
     def mask(self, position: int) -> M.Mask:
         """Canonical mask of one conv position (0-based)."""
         return self.share[position]
+
+    def templates(self, position: int) -> int:
+        """Templates of a soft-shared conv position (0-based); 0 for a hard one."""
+        return self.soft[position] if self.soft else 0
 
 
 @dataclass(frozen=True)
@@ -96,10 +106,29 @@ class ArchSpec:
         text = json.dumps(body, sort_keys=True, separators=(",", ":"))
         return hashlib.sha1(text.encode()).hexdigest()[:12]
 
+    @property
+    def is_soft(self) -> bool:
+        return any(st.soft for st in self.stages)
+
     def unshared(self) -> "ArchSpec":
-        """The same network with every conv owning its weight."""
-        stages = tuple(dataclasses.replace(s, share=()) for s in self.stages)
+        """The same network with every conv owning its weight (no hard or soft sharing)."""
+        stages = tuple(dataclasses.replace(s, share=(), soft=()) for s in self.stages)
         return dataclasses.replace(self, stages=stages, name=_plain_name(self.name))
+
+    def without_soft(self) -> "ArchSpec":
+        """The same hard masks, soft positions turned back into plain ones."""
+        return dataclasses.replace(self, stages=tuple(dataclasses.replace(s, soft=()) for s in self.stages))
+
+    def with_soft(self, soft: dict[tuple[int, int], int]) -> "ArchSpec":
+        """Give (stage, position) pairs k templates each (0 makes a position hard again)."""
+        stages = []
+        for s, st in enumerate(self.stages):
+            ks = list(st.soft or (0,) * len(self.positions))
+            for (ss, p), k in soft.items():
+                if ss == s:
+                    ks[p] = k
+            stages.append(dataclasses.replace(st, soft=tuple(ks)))
+        return dataclasses.replace(self, stages=tuple(stages))
 
     def with_masks(self, share: dict[tuple[int, int], M.Mask]) -> "ArchSpec":
         """Replace the masks of (stage, position) pairs."""
@@ -118,7 +147,9 @@ class ArchSpec:
         for s, st in enumerate(self.stages):
             for p, pos in enumerate(self.positions):
                 mask = st.mask(p)
-                if M.n_shared_groups(mask):
+                if st.templates(p):
+                    parts.append(f"s{s + 1}.{pos}=soft(k={st.templates(p)})")
+                elif M.n_shared_groups(mask):
                     parts.append(f"s{s + 1}.{pos}=" + "".join(_label_char(g) for g in mask))
         return " ".join(parts) or "none"
 
@@ -127,7 +158,10 @@ class ArchSpec:
         d = dataclasses.asdict(self)
         d["stages"] = [
             {"depth": st.depth, "width": st.width, "stride": st.stride,
-             "share": {pos: list(st.mask(p)) for p, pos in enumerate(self.positions)}}
+             "share": {pos: list(st.mask(p)) for p, pos in enumerate(self.positions)},
+             # only where used, so every hard spec keeps the arch_id it had before soft sharing
+             **({"soft": {pos: st.templates(p) for p, pos in enumerate(self.positions) if st.templates(p)}}
+                if st.soft else {})}
             for st in self.stages
         ]
         return d
@@ -140,7 +174,7 @@ class ArchSpec:
         known = {f.name for f in dataclasses.fields(cls)}
         _reject_unknown(d, known, where)
         if "stages" not in d:
-            raise SpecError(f"{where}: missing key 'stages' (a list of {{depth, width, stride, share}})")
+            raise SpecError(f"{where}: missing key 'stages' (a list of {{depth, width, stride, share, soft}})")
         kwargs = dict(d)
         block = kwargs.get("block", "basic")
         kwargs["stages"] = tuple(_stage_from_dict(st, block, f"{where}.stages[{i}]")
@@ -197,6 +231,21 @@ def validate(spec: ArchSpec) -> None:
             raise SpecError(f"{where}.width: shortcut A zero-pads channels, so width {st.width} "
                             f"cannot be below the stage input {spec.stage_in_channels(s)}; use shortcut B")
         _check_masks(spec, s)
+        _check_soft(spec, s)
+
+
+def _check_soft(spec: ArchSpec, s: int) -> None:
+    st = spec.stages[s]
+    for p, pos in enumerate(spec.positions):
+        k, where = st.templates(p), f"stages[{s}].soft.{pos}"
+        if not k:
+            continue
+        if st.depth < 2:
+            raise SpecError(f"{where}: a soft position needs at least 2 blocks (the first keeps its own "
+                            f"weight, as in Savarese & Maire 2019); this stage has {st.depth}: remove soft.{pos}")
+        if st.mask(p) != M.none(st.depth):
+            raise SpecError(f"{where}: a soft position shares through its templates, so its hard mask "
+                            f"share.{pos} must be none; remove share.{pos} or soft.{pos}")
 
 
 def _check_masks(spec: ArchSpec, s: int) -> None:
@@ -224,13 +273,19 @@ def _canonical_stage(st: StageSpec, n_pos: int) -> StageSpec:
         M.none(st.depth) for _ in range(n_pos))
     if st.share and len(share) != n_pos:
         raise SpecError(f"share: {len(share)} masks given, the block type has {n_pos} conv positions")
-    return dataclasses.replace(st, share=share)
+    soft = tuple(st.soft)
+    if soft and len(soft) != n_pos:
+        raise SpecError(f"soft: {len(soft)} template counts given, the block type has {n_pos} conv positions")
+    for k in soft:
+        if not isinstance(k, int) or isinstance(k, bool) or k < 0:
+            raise SpecError(f"soft: template counts must be integers >= 1 (0 = hard), got {k!r}")
+    return dataclasses.replace(st, share=share, soft=soft if any(soft) else ())  # all hard: canonical ()
 
 
 def _stage_from_dict(d: Any, block: str, where: str) -> StageSpec:
     if not isinstance(d, dict):
-        raise SpecError(f"{where}: expected a mapping with depth, width, stride, share")
-    _reject_unknown(d, {"depth", "width", "stride", "share"}, where)
+        raise SpecError(f"{where}: expected a mapping with depth, width, stride, share, soft")
+    _reject_unknown(d, {"depth", "width", "stride", "share", "soft"}, where)
     share = d.get("share") or {}
     positions = CONV_POSITIONS.get(block, ())
     if isinstance(share, dict):
@@ -239,8 +294,16 @@ def _stage_from_dict(d: Any, block: str, where: str) -> StageSpec:
         share = tuple(tuple(share.get(pos, M.none(depth))) for pos in positions)
     else:
         raise SpecError(f"{where}.share: expected a mapping like {{conv2: [0, 1, 1]}}")
+    soft = d.get("soft") or {}
+    if not isinstance(soft, dict):
+        raise SpecError(f"{where}.soft: expected a mapping of templates per position like {{conv2: 4}}")
+    _reject_unknown(soft, set(positions), f"{where}.soft")
+    for pos, k in soft.items():
+        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+            raise SpecError(f"{where}.soft.{pos}: expected a number of templates >= 1, got {k!r}")
+    soft = tuple(soft.get(pos, 0) for pos in positions)
     try:
-        return StageSpec(depth=d["depth"], width=d["width"], stride=d.get("stride", 1), share=share)
+        return StageSpec(depth=d["depth"], width=d["width"], stride=d.get("stride", 1), share=share, soft=soft)
     except KeyError as e:
         raise SpecError(f"{where}: missing key {e}") from None
 

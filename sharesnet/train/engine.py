@@ -87,7 +87,8 @@ def cpu_has_native_bf16() -> bool:
 
 
 def make_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.SGD:
-    """Weight decay only on weights with ndim > 1: BatchNorm scales and biases are not decayed."""
+    """Weight decay only on weights with ndim > 1: BatchNorm scales, biases and soft-sharing
+    coefficients (1-D; undecayed, as Savarese & Maire 2019 prescribe) are not decayed."""
     params = list(model.parameters())  # de-duplicated: a shared conv appears once
     decay = [p for p in params if p.ndim > 1]
     no_decay = [p for p in params if p.ndim <= 1]

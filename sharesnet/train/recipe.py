@@ -28,7 +28,7 @@ class Recipe:
     lr: float = 0.1  # base lr at batch 128; effective = lr * batch_size / 128
     momentum: float = 0.9
     nesterov: bool = True
-    weight_decay: float = 5e-4  # not applied to BatchNorm weights and biases (ndim <= 1)
+    weight_decay: float = 5e-4  # not applied to BatchNorm weights, biases or soft coefficients (ndim <= 1)
     schedule: Schedule = "cosine"
     warmup_epochs: float = 0.0  # cosine: linear warm-up, stepped per iteration
     milestones: tuple[float, ...] = ()  # multistep: values < 1 are fractions of epochs, else epochs
