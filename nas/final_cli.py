@@ -40,9 +40,16 @@ def _parser(doc: str) -> Parser:
                                  "the search's limit is never kept unless --limit says so)")
     data.add_argument("--dataset", help="digits | cifar10 | cifar100 | imagefolder (default: cifar10; smoke: digits)")
     data.add_argument("--data-dir", help="where the dataset lives")
-    data.add_argument("--split-seed", type=integer(0), help="seed of the train/val split (default: 0, or the search's)")
-    data.add_argument("--val-fraction", type=fraction, help="share of the training data held out as val; "
-                                                            "retraining trains on both (default: 0.1, or the search's)")
+    # Retraining trains on train+val: without --limit the split decides only the order the images
+    # come in, not which are trained on (tests/test_final_cli.py checks this).
+    data.add_argument("--split-seed", type=integer(0), help="seed of the train/val split. Retraining trains on "
+                                                            "train+val, so it decides which images are trained on "
+                                                            "only with --limit (default: 0, or the search's)")
+    data.add_argument("--val-fraction", type=fraction, help="share of the training data the search held out as "
+                                                            "val. Retraining trains on train+val, so it decides "
+                                                            "which images are trained on only with --limit, which "
+                                                            "caps train and val each (default: 0.1, or the "
+                                                            "search's)")
     data.add_argument("--limit", type=integer(1), help="cap train and val at N images each (default: none, the "
                                                        "full dataset; smoke: 1000)")
     data.add_argument("--test-limit", type=integer(1), help="cap the test split at N images: smoke checks only "

@@ -319,9 +319,11 @@ def _recipe(pb: Problems, v: Any) -> Recipe:
         return get_recipe("fast")
     try:
         return get_recipe(name, **v)
-    except (RecipeError, TypeError) as e:
+    except RecipeError as e:  # named by its key in this file (`train.epochs`), not the recipe's own
+        pb.add(f"train.{e.key}" if e.key else "train", e.detail)
+    except TypeError as e:
         pb.add("train", str(e))
-        return get_recipe("fast")
+    return get_recipe("fast")
 
 
 def _objectives(pb: Problems, v: Any) -> tuple[tuple[str, str], ...]:

@@ -216,3 +216,21 @@ def test_space_base_preset_gets_the_same_hint(tmp_path):
                                     "objectives": ["val_acc", "params"], "trials": 2}))
     with pytest.raises(SpaceError, match="did you mean 'cifar_resnet20'"):
         load_space(path)
+
+
+def test_split_flags_say_when_they_matter_and_it_is_so(capsys):
+    # --val-fraction and --split-seed looked as if they mattered to a retraining on train+val.
+    with pytest.raises(SystemExit):
+        final_main(["--help"], "doc")
+    text = " ".join(capsys.readouterr().out.split())
+    assert text.count("Retraining trains on train+val, so it decides which images are trained on only with "
+                      "--limit") == 2
+    from sharesnet.data import load_data
+
+    def trained_on(**kw):  # the images a retraining sees: train+val, as a sorted set of rows
+        d = load_data(name="digits", **kw)
+        return sorted(map(tuple, d.train.cat(d.val).images.flatten(1).tolist()))
+
+    assert trained_on(val_fraction=0.1, split_seed=0) == trained_on(val_fraction=0.3, split_seed=5)
+    assert trained_on(val_fraction=0.1, split_seed=0, limit=300) != trained_on(val_fraction=0.3, split_seed=5,
+                                                                               limit=300)
