@@ -133,11 +133,12 @@ def fail(message: str) -> int:
 
 
 def _known_errors() -> tuple[type[BaseException], ...]:
+    from nas.outdir import OutDirError
     from nas.schema import SpaceError
     from sharesnet.data import DataError
     from sharesnet.spec import SpecError
 
-    return (SpaceError, SpecError, DataError, FileNotFoundError)
+    return (SpaceError, SpecError, DataError, OutDirError, FileNotFoundError)
 
 
 KNOWN_ERRORS = _known_errors()  # bad input the user can fix: one line, exit 2

@@ -71,8 +71,10 @@ def _parser(doc: str) -> Parser:
 def _final(args, argv: list[str]) -> int:
     from nas.final import make_jobs
     from nas.final_folders import check_folders
+    from nas.outdir import check_writable
     from sharesnet.train.presets import resolve_recipe
 
+    check_writable(args.out, f"--out {args.out}")  # before the data loads and any job starts
     if args.smoke:
         for key, value in SMOKE.items():
             setattr(args, key, value if getattr(args, key) is None else getattr(args, key))

@@ -40,17 +40,21 @@ def search_main(argv: list[str], doc: str) -> int:
 
 
 def _search(args, argv: list[str], stop) -> int:
-    from nas.driver import run_search
-    from nas.export import export_experiment, next_steps
-    from nas.resources import Resources, default_gpus_per_trial
+    from nas.outdir import check_writable
     from nas.space import load_space
 
     space = load_space(args.space)
     if args.trials is not None:
         space = dataclasses.replace(space, trials=args.trials)
+    exp_dir = Path(args.out) / (args.name or space.name)
+    check_writable(exp_dir, f"--out {args.out}")  # before Ray starts and the data loads
+
+    from nas.driver import run_search
+    from nas.export import export_experiment, next_steps
+    from nas.resources import Resources, default_gpus_per_trial
+
     res = Resources(gpus=args.gpus, gpus_per_trial=default_gpus_per_trial(args.gpus, args.gpus_per_trial),
                     cpus_per_trial=args.cpus_per_trial, address=args.address, max_concurrent=args.max_concurrent)
-    exp_dir = Path(args.out) / (args.name or space.name)
     summary = run_search(space, exp_dir, res, resume=args.resume, stop=stop)
     interrupted = summary["interrupted"] is not None
     if (exp_dir / "trials.jsonl").is_file():  # there is something to export
