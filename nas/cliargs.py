@@ -14,6 +14,7 @@ import sys
 import threading
 from typing import Callable, Iterator
 
+EXIT_FAILED = 1  # it ran, but produced nothing to go on with (e.g. an empty front)
 EXIT_ERROR = 2  # bad input: nothing was started
 EXIT_INTERRUPTED = {signal.SIGINT: 130, signal.SIGTERM: 143}  # 128 + signal number, as shells report
 

@@ -53,7 +53,7 @@ def export_experiment(exp_dir: str | Path, log: Callable[[str], None] = print) -
         _plot(ranked, front, exp_dir / "pareto.png", names)
     where = [where_is(tag, journal.rows, ranked, front, names, modes, resolved.get("warm_start", []))
              for tag in WARM_STARTS]
-    log(summary(front, ranked, hv, where))
+    log(summary(front, ranked, hv, where, hv_info.get("objectives")))
     return doc
 
 
@@ -112,11 +112,16 @@ def shape(spec: dict) -> tuple[str, str]:
     return tuple("-".join(str(st[k]) for st in spec["stages"]) for k in ("depth", "width"))
 
 
-def summary(front: list[dict], ranked: list[dict], hv: float, where: list[str] = ()) -> str:
-    lines = [f"Pareto front: {len(front)} of {len(ranked)} evaluated architectures; normalized hypervolume "
-             f"{hv:.4f} (pareto.csv ranks them all: rank 1 = the Pareto front)", "",
-             "Columns: # is the index in pareto.yaml's front, which `scripts/train_final.py --select 0,2` takes "
-             "(0-based); depth = blocks per stage; width = channels per stage.", "",
+def summary(front: list[dict], ranked: list[dict], hv: float, where: list[str] = (),
+            box: list[dict] | None = None) -> str:
+    if not front:  # no number to show: a hypervolume of 0 would read as a result
+        return "\n".join(["Pareto front: empty: no architecture finished its training with a result, so there is "
+                          "nothing to rank (trials.csv gives each trial's status and reason)", ""] + list(where))
+    lines = [f"Pareto front: {len(front)} of {len(ranked)} evaluated architectures (pareto.csv ranks them all: "
+             f"rank 1 = the Pareto front)", hypervolume_text(hv, box) if box else f"Hypervolume {hv:.4f}", "",
+             "Columns: # is the index in pareto.yaml's front, which `scripts/train_final.py --select` takes "
+             "(0-based); depth = blocks per stage; width = channels per stage.",
+             "",
              "| # | arch_id | val_acc | params | FLOPs (fvcore, 1 MAC = 1 flop) | depth | width | sharing "
              "| warm start |",
              "|---:|---|---:|---:|---:|---|---|---|---|"]
@@ -125,6 +130,22 @@ def summary(front: list[dict], ranked: list[dict], hv: float, where: list[str] =
         lines.append(f"| {i} | `{r['arch_id']}` | {r['val_acc']:.4f} | {r['params']:,} | {r['flops']:,} | "
                      f"{depth} | {width} | {r['sharing']} | {r.get('warm_start') or ''} |")
     return "\n".join(lines + [""] + list(where))
+
+
+def hypervolume_text(hv: float, box: list[dict]) -> str:
+    """What the hypervolume measures: its scale and the box it is measured in."""
+    def point(key: str) -> str:
+        return ", ".join(f"{o['name']} {o[key]:g}" if o["name"] == "val_acc" else f"{o['name']} {o[key]:,.0f}"
+                         for o in box)
+    return (f"Hypervolume {hv:.4f}: the share of the box between the reference point ({point('worst')}) and the "
+            f"ideal point ({point('best')}) that the front dominates, so 1 would be a perfect net at no cost. The "
+            f"box is fixed by the space (a cost's worst is 1.1 x its budget, or x the plain base's), so searches "
+            f"of one space compare by it.")
+
+
+def select_example(n: int) -> str | None:
+    """A `--select` of some, not all, of a front of n entries (valid indices only); None for one entry."""
+    return None if n < 2 else "1" if n == 2 else f"0,{n - 1}"
 
 
 def where_is(tag: str, journal_rows: list[dict], ranked: list[dict], front: list[dict], names: list[str],
@@ -177,8 +198,9 @@ def next_steps(exp_dir: Path, interrupted: bool = False) -> str:
     base = [tag for tag in ("plain", "paper") if tag in (doc.get("baselines") or {})]
     select, also = ",".join(["all"] + base), f" and the {' and '.join(base)} nets beside it" if base else ""
     lines += [f"Next: retrain the front{also} on train+val and measure test accuracy:",
-              f"  python scripts/train_final.py --pareto {shlex.quote(str(pareto))} --select {select} {recipe}",
-              "  (--select 0,2 retrains only the entries with those `#` in the table above)"]
+              f"  python scripts/train_final.py --pareto {shlex.quote(str(pareto))} --select {select} {recipe}"]
+    some = select_example(len(front))
+    lines += [f"  (--select {some} retrains only the entries with those `#` in the table above)"] if some else []
     return "\n".join(lines)
 
 

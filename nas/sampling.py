@@ -16,6 +16,7 @@ Measured on the quickstart, that did not raise the hypervolume (see the README).
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any, Protocol
 
 from nas.space import SearchSpace
@@ -97,6 +98,37 @@ def _scaled(width: int, mult: float, base: ArchSpec, multiple: int | None = None
     """Scale a width, keeping bottleneck widths divisible by the expansion."""
     multiple = multiple or (base.expansion if base.block == "bottleneck" else 1)
     return max(multiple, int(round(width * mult / multiple)) * multiple)
+
+
+# --- the cheapest architecture: what a budget is compared with at load ---
+def smallest(space: SearchSpace) -> ArchSpec:
+    """The architecture of the space with the fewest parameters and FLOPs: every stage at its
+    smallest depth and width, and each conv position that may share at the pattern that leaves
+    the fewest weights. Both costs grow with depth and width, and sharing changes parameters only."""
+    shape = decode(_Smallest(), space)
+    masks = {}
+    for s, st in enumerate(shape.stages):
+        for p, pos in enumerate(shape.positions):
+            if _varies(space, s, pos):
+                options = [legalise(shape, s, p, _mask({"share": pat, "k": k, **{f"cut{b}": False for b in
+                                                                                   range(1, st.depth)}}, st.depth))
+                           for pat in space.sharing.patterns for k in space.sharing.k]
+                masks[(s, p)] = min(options, key=lambda m: _weights(shape, s, p, m))
+    return shape.with_masks(masks)
+
+
+def _weights(spec: ArchSpec, s: int, p: int, mask: M.Mask) -> int:
+    """Conv weight elements of one stage's position under `mask`: one tensor per group."""
+    firsts = {label: b for b, label in reversed(list(enumerate(mask)))}
+    return sum(math.prod(spec.conv_shape(s, b, p)) for b in firsts.values())
+
+
+class _Smallest:
+    """A Suggester that answers with the smallest choice: depth, width, width_mult (a pattern's genes
+    too, but `smallest` chooses the masks itself)."""
+
+    def suggest_categorical(self, name: str, choices: list) -> Any:
+        return min(choices)
 
 
 # --- encode: the inverse, so the plain net and the paper's ShaResNet can be enqueued ---

@@ -194,6 +194,9 @@ def parse_space(raw: Any, source: str = "<space>") -> SearchSpace:
             space[key] = pb.check(_number(cons[key]), f"constraints.{key}", lambda v: v > 0,
                                   "a positive number (e.g. 250000 or 2.5e5)")
     pb.raise_if_any()
+    from nas.budget import check_budgets  # builds the cheapest net: only for a space valid otherwise
+
+    check_budgets(SearchSpace(**space))
     return SearchSpace(**space)
 
 
