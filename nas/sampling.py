@@ -19,7 +19,7 @@ import dataclasses
 import math
 from typing import Any, Protocol
 
-from nas.space import SearchSpace
+from nas.space import PATTERNS, SearchSpace
 from sharesnet import masks as M
 from sharesnet.rules import paper_sharing
 from sharesnet.spec import ArchSpec, StageSpec
@@ -142,8 +142,7 @@ def encode(spec: ArchSpec, space: SearchSpace) -> dict[str, Any] | None:
     """Optuna params that decode to `spec`, or None when the space cannot express it."""
     params: dict[str, Any] = {}
     if space.width_mult:
-        mults = [m for m in space.width_mult if spec.stem_width == _scaled(space.base.stem_width, m, space.base, 1)
-                 and all(st.width == _scaled(b.width, m, space.base) for st, b in zip(spec.stages, space.base.stages))]
+        mults = _width_mults(spec, space)
         if not mults:
             return None
         params["width_mult"] = mults[0]
@@ -166,6 +165,43 @@ def encode(spec: ArchSpec, space: SearchSpace) -> dict[str, Any] | None:
         return {name: params[name] for name in fixed.asked} if decode(fixed, space) == spec else None
     except (KeyError, ValueError):
         return None
+
+
+def _width_mults(spec: ArchSpec, space: SearchSpace) -> list[float]:
+    """The width_mult choices that scale the base to the spec's stem and stage widths."""
+    base = space.base
+    return [m for m in space.width_mult if spec.stem_width == _scaled(base.stem_width, m, base, 1)
+            and all(st.width == _scaled(b.width, m, base) for st, b in zip(spec.stages, base.stages))]
+
+
+def missing_choice(spec: ArchSpec, space: SearchSpace) -> str:
+    """Why `encode` finds no parameters for `spec`: the first choice of the space it would need."""
+    base = space.base
+    if space.width_mult and not _width_mults(spec, space):
+        return f"no vary.width_mult choice ({', '.join(f'{m:g}' for m in space.width_mult)}) gives its widths " \
+               f"{'-'.join(str(st.width) for st in spec.stages)}"
+    for s, (st, b) in enumerate(zip(spec.stages, base.stages)):
+        if space.depth and st.depth not in space.depth[s]:
+            return f"its stage {s + 1} has depth {st.depth}, which vary.depth does not offer there ({list(space.depth[s])})"
+        if space.width and st.width not in space.width[s]:
+            return f"its stage {s + 1} has width {st.width}, which vary.width does not offer there ({list(space.width[s])})"
+    for s, st in enumerate(spec.stages):
+        for p, pos in enumerate(spec.positions):
+            mask = "".join(map(str, st.mask(p)))
+            if not _varies(space, s, pos):
+                if M.n_shared_groups(st.mask(p)):
+                    left_out = f"vary.sharing.positions ({', '.join(space.sharing.positions) or 'none'}) leaves " \
+                               f"out {pos}" if pos not in space.sharing.positions else \
+                        f"vary.sharing.stages ({', '.join(map(str, space.sharing.stages))}, 0-based) leaves out {s}"
+                    return f"it shares s{s + 1}.{pos}={mask}, but {left_out}"
+            elif _encode_mask(spec, s, p, space) is None:
+                wider = dataclasses.replace(space, sharing=dataclasses.replace(space.sharing, patterns=PATTERNS))
+                need = [pat for pat in PATTERNS if pat not in space.sharing.patterns and _encode_mask(
+                    spec, s, p, dataclasses.replace(wider, sharing=dataclasses.replace(wider.sharing, patterns=(pat,))))]
+                add = f"; add {' or '.join(repr(n) for n in need)} to vary.sharing.patterns" if need else ""
+                return f"no pattern of vary.sharing.patterns ({', '.join(space.sharing.patterns)}) gives its " \
+                       f"s{s + 1}.{pos}={mask}{add}"
+    return "its depth, width or sharing is not among the choices"
 
 
 def _encode_mask(spec: ArchSpec, s: int, p: int, space: SearchSpace) -> dict[str, Any] | None:
