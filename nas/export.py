@@ -159,6 +159,7 @@ def where_is(tag: str, journal_rows: list[dict], ranked: list[dict], front: list
         if tried:
             last = tried[-1]
             why = f"{last['status']} ({last['reason']})" if last.get("reason") else last["status"]
+            why = last["reason"] if last["status"] == "invalid" and last.get("reason") else why
             return f"{label} was not evaluated: {why}."
         if tag not in listed:
             return f"{label} was not evaluated: it is not in the space's warm_start list."
@@ -264,8 +265,8 @@ def figure(ranked: list[dict], front: list[dict], names: list[str]):
                 ax.scatter([r[cost] for r in pts], [r["val_acc"] for r in pts], marker=marker, s=160,
                            facecolors="none", edgecolors=color, linewidths=2,
                            label={"plain": "plain ResNet", "paper": "paper's ShaResNet"}[tag])
-        _label_front(ax, front, cost)
         ax.set_xscale("log")
+        ax.margins(0.1, 0.15)  # room for the labels of the outermost points
         lo, hi = ax.get_xlim()
         ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator(log_ticks(lo, hi)))
         ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: si(x)))
@@ -274,20 +275,27 @@ def figure(ranked: list[dict], front: list[dict], names: list[str]):
         ax.set_xlabel(label)
         ax.set_ylabel("validation accuracy")
         ax.grid(alpha=0.3)
-    for ax in axes:
-        ax.legend(fontsize=8, loc="best")
+    # One legend below the panels: inside an axes, even at loc="best", it covered a marker.
+    handles, texts = axes[-1].get_legend_handles_labels()
+    fig.legend(handles, texts, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
     fig.suptitle("Validation accuracy against cost (# = index in pareto.yaml's front, as train_final.py "
                  "--select takes it)", fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    for ax, (cost, _) in zip(axes, panels):  # last: labels are placed in the final pixels
+        _label_front(ax, front, ranked, cost)
     return fig
 
 
-def _label_front(ax, front: list[dict], cost: str) -> None:
-    """Write each front member's # beside its point; members at one point share a label."""
+def _label_front(ax, front: list[dict], ranked: list[dict], cost: str) -> None:
+    """Write each front member's # beside its point, clear of other labels and markers; members at
+    one point share a label."""
+    from nas.plot_labels import place, point
+
     at: dict[tuple, list[int]] = {}
     for i, r in enumerate(front):
         at.setdefault((r[cost], r["val_acc"]), []).append(i)
-    for (x, y), idx in at.items():
-        ax.annotate(",".join(f"#{i}" for i in idx), (x, y), xytext=(5, 5), textcoords="offset points",
-                    fontsize=9, fontweight="bold", color="tab:red",
-                    bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8})
+    big = [point(r[cost], r["val_acc"], 10) for r in ranked if r.get("warm_start") in ("plain", "paper")]
+    dots = [point(r[cost], r["val_acc"], 4, weight=1) for r in ranked]
+    place(ax, [(x, y, ",".join(f"#{i}" for i in idx)) for (x, y), idx in at.items()], big + dots, fontsize=9,
+          fontweight="bold", color="tab:red",
+          bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8})
