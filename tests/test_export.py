@@ -178,7 +178,11 @@ def test_baselines_are_exported_and_selectable_for_retraining(exported):
         {"plain": SPECS["plain"].arch_id, "paper": SPECS["paper"].arch_id}
     assert doc["baselines"]["plain"]["rank"] == 3 and doc["baselines"]["paper"]["spec"] == SPECS["paper"].to_dict()
     archs = from_pareto(exp / "pareto.yaml", "all,plain,paper,0,plain")
-    assert [a.name for a in archs] == ["front #0", "front #1", "front #2", "plain (rank 3)", "paper (rank 2)"]
+    front = [e["arch_id"] for e in doc["front"]]
+    assert [a.name for a in archs] == front + [SPECS["plain"].arch_id, SPECS["paper"].arch_id]  # named by what it is
+    assert [(a.role["front_index"], a.role["rank"], a.role["baseline"]) for a in archs] == \
+        [(0, 1, None), (1, 1, None), (2, 1, None), (None, 3, "plain"), (None, 2, "paper")]
+    assert all(a.role["export"] == {"experiment": str(exp), "evaluated": 6, "front": front} for a in archs)
     assert [a.spec for a in archs[3:]] == [SPECS["plain"], SPECS["paper"]]
     assert "all,plain,paper" in next_steps(exp)
 
