@@ -31,7 +31,7 @@ from nas.resources import Resources, slots as count_slots
 from nas.sampling import encode, missing_choice, warm_start_specs
 from nas.schema import SpaceError
 from nas.searcher import STUDY_NAME, ShareSearch
-from nas.space import SearchSpace
+from nas.space import RESOLVED_LATER, SearchSpace
 from nas.stop import StopRequest
 from sharesnet.train.checkpoint import saved_epoch
 
@@ -194,7 +194,8 @@ def _prepare_folder(space: SearchSpace, exp_dir: Path, resume: bool, log: Callab
         old = yaml.safe_load(marker.read_text()).get("resolved") or {}
         space = _as_started(space, old, log)
         # Only the budget may change on resume (`--trials` to extend a search).
-        if _without_trials(old) != _without_trials(_plain(space.resolved()["resolved"])):
+        new = {k: v for k, v in _plain(space.resolved()["resolved"]).items() if k in old or k not in RESOLVED_LATER}
+        if _without_trials(old) != _without_trials(new):
             raise SpaceError(f"{marker}: the search space changed since this experiment started; resume with "
                              f"the same space file, or start a new experiment")
         return space

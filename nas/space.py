@@ -28,6 +28,8 @@ SAMPLERS = ("nsga2", "nsga3", "tpe", "random", "qmc", "gp")
 ENCODINGS = ("conditional", "fixed")
 REPEATS = ("resample", "reuse")
 WARM_STARTS = ("plain", "paper")
+# Keys of SearchSpace.resolved() that experiments began before: a resume compares them only when there.
+RESOLVED_LATER = ("depth", "width", "width_mult", "early_stopping")
 TOP_KEYS = {
     "name": "experiment name", "data": "dataset and split", "base": "base architecture",
     "vary": "what the search changes", "train": "trial recipe", "objectives": "what to optimise",
@@ -147,7 +149,13 @@ class SearchSpace:
             "data": dataclasses.asdict(self.data), "sampler": dataclasses.asdict(self.sampler),
             "sharing": dataclasses.asdict(self.sharing), "objectives": [list(o) for o in self.objectives],
             "trials": self.trials, "warm_start": list(self.warm_start),
-            "max_params": self.max_params, "max_flops": self.max_flops}}
+            "max_params": self.max_params, "max_flops": self.max_flops,
+            # Each stage's choices, fixed ones as one-item lists: a reader sees what was searched.
+            "depth": [list(c) for c in self.depth] if self.depth else [[st.depth] for st in self.base.stages],
+            "width": [list(c) for c in self.width] if self.width else
+            None if self.width_mult else [[st.width] for st in self.base.stages],
+            "width_mult": list(self.width_mult) if self.width_mult else None,
+            "early_stopping": dataclasses.asdict(self.early_stopping) if self.early_stopping else None}}
 
 
 def load_space(path: str | Path) -> SearchSpace:

@@ -318,3 +318,24 @@ def test_fractional_cpus_per_trial_fill_every_slot(tmp_path, ray_session):
     summary = run_search(space, tmp_path / "exp", Resources(cpus_per_trial=0.5), log=lines.append)
     assert summary["slots"] == 4 and summary["trained"] == 4
     assert _most_at_once(tmp_path / "exp") == 4, [x.get("wall_time_s") for x in rows(tmp_path / "exp")]
+
+
+def test_an_experiment_from_before_the_resolved_stage_choices_still_resumes(tmp_path):
+    # space.yaml now shows each stage's depth and width choices; one written before must still resume,
+    # and a changed choice must still be refused.
+    from nas.driver import _prepare_folder
+    from nas.space import RESOLVED_LATER
+
+    space = load_space(write_space(tmp_path, vary={"depth": [1, 2]}))
+    exp = tmp_path / "exp"
+    _prepare_folder(space, exp, resume=False, log=lambda m: None)
+    saved = yaml.safe_load((exp / "space.yaml").read_text())
+    assert saved["resolved"]["depth"] == [[1, 2], [1, 2]]
+    for key in RESOLVED_LATER:  # as an older version wrote it
+        del saved["resolved"][key]
+    (exp / "space.yaml").write_text(yaml.safe_dump(saved))
+    assert _prepare_folder(space, exp, resume=True, log=lambda m: None) == space
+    other = load_space(write_space(tmp_path, vary={"depth": [1, 3]}))
+    _prepare_folder(space, tmp_path / "new", resume=False, log=lambda m: None)
+    with pytest.raises(Exception, match="the search space changed"):
+        _prepare_folder(other, tmp_path / "new", resume=True, log=lambda m: None)
