@@ -54,3 +54,27 @@ def test_the_quickstart_time_is_stated_once():
         for line in (ROOT / path).read_text().replace(stated, "").splitlines():
             if "quickstart" in line.lower() and not line.startswith("["):  # a console transcript keeps its own
                 assert not re.search(r"minute|\d+ s\b", line), f"{path}: {line}"
+
+
+def test_the_readme_installs_the_cpu_build_of_every_torch_package_first():
+    # `pip install -e .` on a CPU-only machine pulled the CUDA build of torch: a 6.3 GB venv.
+    import tomllib
+
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    torch_family = {re.match(r"[\w-]+", d)[0] for d in deps if d.startswith("torch")}
+    readme = (ROOT / "README.md").read_text()
+    quick = readme[readme.index("## Quickstart"):readme.index("## Architectures as data")]
+    cpu = next(line for line in quick.splitlines() if "download.pytorch.org/whl/cpu" in line)
+    assert cpu.startswith("pip install ") and "--index-url https://download.pytorch.org/whl/cpu" in cpu
+    assert torch_family == {"torch", "torchvision"} and torch_family <= set(cpu.split())
+    assert quick.index(cpu) < quick.index("pip install -e . &&")  # first
+
+
+def test_the_cifar10_spaces_say_how_to_get_their_folder():
+    for name in ("cifar10-cpu.yaml",):
+        assert "scripts/cifar10_to_folder.py" in (ROOT / "search_spaces" / name).read_text()
+    readme = (ROOT / "README.md").read_text()
+    assert "python scripts/cifar10_to_folder.py --data-dir data/cifar10 --out /tmp/cifar10" in readme
+    assert "bash scripts/gpu_check.sh --out gpu-check --data-dir /tmp/cifar10" in readme
+    assert ".gpukit" not in readme and "../shared" not in readme  # the development kit lives in docs/development.md
+    assert "source .gpukit/setup.sh" in (ROOT / "docs/development.md").read_text()
