@@ -14,6 +14,7 @@ import sys
 import threading
 from typing import Callable, Iterator
 
+EXIT_FAILED = 1  # it ran, but produced nothing to go on with (e.g. an empty front)
 EXIT_ERROR = 2  # bad input: nothing was started
 EXIT_INTERRUPTED = {signal.SIGINT: 130, signal.SIGTERM: 143}  # 128 + signal number, as shells report
 
@@ -133,11 +134,12 @@ def fail(message: str) -> int:
 
 
 def _known_errors() -> tuple[type[BaseException], ...]:
+    from nas.outdir import OutDirError
     from nas.schema import SpaceError
     from sharesnet.data import DataError
     from sharesnet.spec import SpecError
 
-    return (SpaceError, SpecError, DataError, FileNotFoundError)
+    return (SpaceError, SpecError, DataError, OutDirError, FileNotFoundError)
 
 
 KNOWN_ERRORS = _known_errors()  # bad input the user can fix: one line, exit 2

@@ -11,6 +11,7 @@ import dataclasses
 from pathlib import Path
 from typing import Callable
 
+from nas.budget import check_budgets
 from nas.schema import SpaceError
 from nas.space import SearchSpace
 from sharesnet.data import DataBundle, load_data
@@ -38,6 +39,7 @@ def check_data(space: SearchSpace, log: Callable[[str], None]) -> SearchSpace:
     where = str(Path(cfg.data_dir).resolve()) if cfg.data_dir else None
     resolved = dataclasses.replace(space, data=dataclasses.replace(cfg, image_size=h, data_dir=where))
     _check_fits(resolved, data)
+    check_budgets(resolved)  # an image folder's FLOPs are known only now
     shape = f"{data.in_channels}x{h}x{w}"
     log(f"[search] data: {data.name}, {len(data.train)} train / {len(data.val)} validation images, "
         f"{f'streamed as {shape} crops' if streamed else f'{shape} in memory'} (split seed "

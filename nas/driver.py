@@ -25,7 +25,7 @@ import yaml
 from ray import tune
 
 from nas import reeval
-from nas.candidate import Candidate, costs, trial_key
+from nas.candidate import Candidate, costs, recipe_hash, trial_key
 from nas.cluster import connect
 from nas.datacheck import check_data
 from nas.inherit import largest_parent, parent_checkpoint
@@ -33,10 +33,10 @@ from nas.journal import Journal, atomic_write
 from nas.parent import train_parent
 from nas.progress import epoch_text
 from nas.resources import Resources, slots as count_slots
-from nas.sampling import encode, warm_start_specs
+from nas.sampling import encode, missing_choice, warm_start_specs
 from nas.schema import SpaceError
 from nas.searcher import STUDY_NAME, ShareSearch, classify
-from nas.space import SearchSpace
+from nas.space import RESOLVED_LATER, SearchSpace
 from nas.stop import StopRequest
 from sharesnet.spec import ArchSpec
 from sharesnet.train.checkpoint import saved_epoch
@@ -67,7 +67,7 @@ def run_search(space: SearchSpace, exp_dir: Path, res: Resources, resume: bool =
     searcher.slots = count_slots(nodes, res)
     _settle_interrupted(searcher.study, journal, space, log)
     if not searcher.study.trials:
-        _enqueue_warm_starts(searcher.study, space, log)
+        _enqueue_warm_starts(searcher.study, space, log, journal)
     remaining = space.trials - journal.trained()
     start, rows_before, trained_before, slots = time.perf_counter(), len(journal.rows), journal.trained(), 0
     parent_s = _train_parent(space, exp_dir, res, log, stop) if space.inherit and remaining > 0 else 0.0
@@ -111,7 +111,16 @@ def _fit(searcher: ShareSearch, space: SearchSpace, exp_dir: Path, res: Resource
                                     max_concurrent_trials=res.max_concurrent, reuse_actors=True,
                                     trial_dirname_creator=_dirname),
         run_config=_run_config("run", exp_dir, res, stop))
-    tuner.fit()
+    # Under a custom searcher Ray Tune starts one trial at a time (TUNE_MAX_PENDING_TRIALS_PG
+    # "auto" = 1): trials shorter than a few actor start-ups then end before every slot is
+    # filled (4 slots of --cpus-per-trial 0.5 on 2 cores ran 2 trials). Let every slot start.
+    user = os.environ.get("TUNE_MAX_PENDING_TRIALS_PG")
+    os.environ["TUNE_MAX_PENDING_TRIALS_PG"] = user or str(searcher.slots)
+    try:
+        tuner.fit()
+    finally:
+        if user is None:
+            del os.environ["TUNE_MAX_PENDING_TRIALS_PG"]
 
 
 class _StopWhenAsked(tune.Stopper):
@@ -289,7 +298,8 @@ def _prepare_folder(space: SearchSpace, exp_dir: Path, resume: bool, log: Callab
         old = yaml.safe_load(marker.read_text()).get("resolved") or {}
         space = _as_started(space, old, log)
         # Only the budget may change on resume (`--trials` to extend a search).
-        if _without_trials(old) != _without_trials(_plain(space.resolved()["resolved"])):
+        new = {k: v for k, v in _plain(space.resolved()["resolved"]).items() if k in old or k not in RESOLVED_LATER}
+        if _without_trials(old) != _without_trials(new):
             raise SpaceError(f"{marker}: the search space changed since this experiment started; resume with "
                              f"the same space file, or start a new experiment")
         return space
@@ -347,20 +357,32 @@ def _settle_interrupted(study: optuna.Study, journal: Journal, space: SearchSpac
         study._storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)
         attrs = {k: v for k, v in t.user_attrs.items() if k == "warm_start"} | {"continues": t.number}
         study.enqueue_trial(dict(t.params), user_attrs=attrs)
-        continued.append(t.user_attrs.get("arch_id") or f"trial {t.number}")
+        continued.append(_resume_point(journal.folder, space, t.user_attrs.get("arch_id"), t.number))
     if journal.rows or continued:
-        more = (f"; {len(continued)} cut-off training(s) continue first, from their checkpoints: "
-                f"{', '.join(continued)}") if continued else ""
+        more = f"; {len(continued)} cut-off training(s) continue first: {', '.join(continued)}" if continued else ""
         log(f"[search] resuming: {journal.trained()} trainings done, {len(journal.finished())} results to reuse{more}")
 
 
-def _enqueue_warm_starts(study: optuna.Study, space: SearchSpace, log: Callable[[str], None]) -> None:
+def _resume_point(exp_dir: Path, space: SearchSpace, arch_id: str | None, number: int) -> str:
+    """`dbc4156c65cc from its checkpoint at epoch 10`, or `... from the start (no checkpoint was saved)`."""
+    if arch_id is None:
+        return f"trial {number} from its last checkpoint, if it saved one"
+    epoch = saved_epoch(exp_dir / "checkpoints" / f"{arch_id}-{recipe_hash(space)}" / "last.pt")
+    return f"{arch_id} from its checkpoint at epoch {epoch}" if epoch else \
+        f"{arch_id} from the start (no checkpoint was saved)"
+
+
+def _enqueue_warm_starts(study: optuna.Study, space: SearchSpace, log: Callable[[str], None],
+                         journal: Journal) -> None:
     first: dict[str, str] = {}  # arch_id -> the warm start that enqueued it
     for name, spec in warm_start_specs(space).items():
         params = encode(spec, space)
         if params is None:
-            log(f"[search] warm start '{name}' cannot be expressed in this space (its depth, width or "
-                f"sharing is not among the choices); skipped")
+            why = f"the space cannot express it: {missing_choice(spec, space)}"
+            log(f"[search] warm start '{name}' skipped: {why}")
+            # Journalled, so the export says why it was not evaluated rather than "not evaluated (yet)".
+            journal.add({"trial_id": f"warm-start-{name}", "arch_id": spec.arch_id, "status": "invalid",
+                         "warm_start": name, "reason": why})
             continue
         if spec.arch_id in first:  # a proposal may be the paper's rule: train it once, under the first tag
             log(f"[search] warm start '{name}' is the architecture of warm start '{first[spec.arch_id]}'; skipped")

@@ -59,7 +59,8 @@ def export_experiment(exp_dir: str | Path, log: Callable[[str], None] = print) -
     where = [where_is(tag, journal.rows, ranked, front, names, modes, resolved.get("warm_start", []))
              for tag in WARM_STARTS]
     reevaluated = sum(r["n_seeds"] > 1 for r in ranked)
-    log(summary(front, ranked, hv, where, noise_report.lines(front, judged, spread, reevaluated)))
+    log(summary(front, ranked, hv, where, hv_info.get("objectives"),
+                noise_report.lines(front, judged, spread, reevaluated)))
     return doc
 
 
@@ -128,11 +129,16 @@ def shape(spec: dict) -> tuple[str, str]:
     return tuple("-".join(str(st[k]) for st in spec["stages"]) for k in ("depth", "width"))
 
 
-def summary(front: list[dict], ranked: list[dict], hv: float, where: list[str] = (), noise: list[str] = ()) -> str:
-    lines = [f"Pareto front: {len(front)} of {len(ranked)} evaluated architectures; normalized hypervolume "
-             f"{hv:.4f} (pareto.csv ranks them all: rank 1 = the Pareto front)", "",
-             "Columns: # is the index in pareto.yaml's front, which `scripts/train_final.py --select 0,2` takes "
-             "(0-based); depth = blocks per stage; width = channels per stage.", "",
+def summary(front: list[dict], ranked: list[dict], hv: float, where: list[str] = (),
+            box: list[dict] | None = None, noise: list[str] = ()) -> str:
+    if not front:  # no number to show: a hypervolume of 0 would read as a result
+        return "\n".join(["Pareto front: empty: no architecture finished its training with a result, so there is "
+                          "nothing to rank (trials.csv gives each trial's status and reason)", ""] + list(where))
+    lines = [f"Pareto front: {len(front)} of {len(ranked)} evaluated architectures (pareto.csv ranks them all: "
+             f"rank 1 = the Pareto front)", hypervolume_text(hv, box) if box else f"Hypervolume {hv:.4f}", "",
+             "Columns: # is the index in pareto.yaml's front, which `scripts/train_final.py --select` takes "
+             "(0-based); depth = blocks per stage; width = channels per stage.",
+             "",
              "| # | arch_id | val_acc | params | FLOPs (fvcore, 1 MAC = 1 flop) | depth | width | sharing "
              "| warm start |",
              "|---:|---|---:|---:|---:|---|---|---|---|"]
@@ -149,6 +155,22 @@ def val_text(r: dict) -> str:
     return f"{r['val_acc']:.4f}" + (f" ± {r['val_acc_std']:.4f} (n={n})" if n > 1 else "")
 
 
+def hypervolume_text(hv: float, box: list[dict]) -> str:
+    """What the hypervolume measures: its scale and the box it is measured in."""
+    def point(key: str) -> str:
+        return ", ".join(f"{o['name']} {o[key]:g}" if o["name"] == "val_acc" else f"{o['name']} {o[key]:,.0f}"
+                         for o in box)
+    return (f"Hypervolume {hv:.4f}: the share of the box between the reference point ({point('worst')}) and the "
+            f"ideal point ({point('best')}) that the front dominates, so 1 would be a perfect net at no cost. The "
+            f"box is fixed by the space (a cost's worst is 1.1 x its budget, or x the plain base's), so searches "
+            f"of one space compare by it.")
+
+
+def select_example(n: int) -> str | None:
+    """A `--select` of some, not all, of a front of n entries (valid indices only); None for one entry."""
+    return None if n < 2 else "1" if n == 2 else f"0,{n - 1}"
+
+
 def where_is(tag: str, journal_rows: list[dict], ranked: list[dict], front: list[dict], names: list[str],
              modes: list[str], listed: list[str]) -> str:
     """One line: the rank of a warm start (plain or paper) and the front members that dominate it."""
@@ -160,6 +182,7 @@ def where_is(tag: str, journal_rows: list[dict], ranked: list[dict], front: list
         if tried:
             last = tried[-1]
             why = f"{last['status']} ({last['reason']})" if last.get("reason") else last["status"]
+            why = last["reason"] if last["status"] == "invalid" and last.get("reason") else why
             return f"{label} was not evaluated: {why}."
         if tag not in listed:
             return f"{label} was not evaluated: it is not in the space's warm_start list."
@@ -199,8 +222,9 @@ def next_steps(exp_dir: Path, interrupted: bool = False) -> str:
     base = [tag for tag in ("plain", "paper") if tag in (doc.get("baselines") or {})]
     select, also = ",".join(["all"] + base), f" and the {' and '.join(base)} nets beside it" if base else ""
     lines += [f"Next: retrain the front{also} on train+val and measure test accuracy:",
-              f"  python scripts/train_final.py --pareto {shlex.quote(str(pareto))} --select {select} {recipe}",
-              "  (--select 0,2 retrains only the entries with those `#` in the table above)"]
+              f"  python scripts/train_final.py --pareto {shlex.quote(str(pareto))} --select {select} {recipe}"]
+    some = select_example(len(front))
+    lines += [f"  (--select {some} retrains only the entries with those `#` in the table above)"] if some else []
     return "\n".join(lines)
 
 
@@ -268,8 +292,8 @@ def figure(ranked: list[dict], front: list[dict], names: list[str]):
                 ax.scatter([r[cost] for r in pts], [r["val_acc"] for r in pts], marker=marker, s=160,
                            facecolors="none", edgecolors=color, linewidths=2,
                            label={"plain": "plain ResNet", "paper": "paper's ShaResNet"}[tag])
-        _label_front(ax, front, cost)
         ax.set_xscale("log")
+        ax.margins(0.1, 0.15)  # room for the labels of the outermost points
         lo, hi = ax.get_xlim()
         ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator(log_ticks(lo, hi)))
         ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: si(x)))
@@ -278,20 +302,27 @@ def figure(ranked: list[dict], front: list[dict], names: list[str]):
         ax.set_xlabel(label)
         ax.set_ylabel("validation accuracy")
         ax.grid(alpha=0.3)
-    for ax in axes:
-        ax.legend(fontsize=8, loc="best")
+    # One legend below the panels: inside an axes, even at loc="best", it covered a marker.
+    handles, texts = axes[-1].get_legend_handles_labels()
+    fig.legend(handles, texts, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
     fig.suptitle("Validation accuracy against cost (# = index in pareto.yaml's front, as train_final.py "
                  "--select takes it)", fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    for ax, (cost, _) in zip(axes, panels):  # last: labels are placed in the final pixels
+        _label_front(ax, front, ranked, cost)
     return fig
 
 
-def _label_front(ax, front: list[dict], cost: str) -> None:
-    """Write each front member's # beside its point; members at one point share a label."""
+def _label_front(ax, front: list[dict], ranked: list[dict], cost: str) -> None:
+    """Write each front member's # beside its point, clear of other labels and markers; members at
+    one point share a label."""
+    from nas.plot_labels import place, point
+
     at: dict[tuple, list[int]] = {}
     for i, r in enumerate(front):
         at.setdefault((r[cost], r["val_acc"]), []).append(i)
-    for (x, y), idx in at.items():
-        ax.annotate(",".join(f"#{i}" for i in idx), (x, y), xytext=(5, 5), textcoords="offset points",
-                    fontsize=9, fontweight="bold", color="tab:red",
-                    bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8})
+    big = [point(r[cost], r["val_acc"], 10) for r in ranked if r.get("warm_start") in ("plain", "paper")]
+    dots = [point(r[cost], r["val_acc"], 4, weight=1) for r in ranked]
+    place(ax, [(x, y, ",".join(f"#{i}" for i in idx)) for (x, y), idx in at.items()], big + dots, fontsize=9,
+          fontweight="bold", color="tab:red",
+          bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8})

@@ -17,6 +17,7 @@ from typing import Any, Callable
 import yaml
 
 from nas.final_results import csv_text
+from nas.final_roles import BASELINES, export_of, origin, role_of, role_text
 from nas.journal import atomic_write
 from nas.progress import duration
 from nas.schema import SpaceError
@@ -32,10 +33,11 @@ DataKey = tuple[DataConfig, int | None]  # what one loaded bundle serves: the da
 @dataclasses.dataclass(frozen=True)
 class Arch:
     """One architecture to retrain, and the data it came with."""
-    name: str  # shown in tables: a preset, a file stem, or `front #0 (paper)`
+    name: str  # what it is: the arch_id for pareto entries, else the preset or the spec file's stem
     key: str  # its folder under --out: the arch_id for pareto entries
     spec: ArchSpec
     data: DataConfig  # pareto entries: the search's (limit included); else the command line's
+    role: dict | None = None  # pareto entries: `#`, rank and baseline as of this export (nas/final_roles.py)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,6 +48,7 @@ class Job:
     recipe: Recipe
     folder: Path
     test_limit: int | None = None  # caps the test split: smoke runs only
+    role: dict | None = None  # recorded in result.json, so the tables say which export a `#` is from
 
     @property
     def label(self) -> str:
@@ -61,41 +64,58 @@ class Job:
 
 def from_pareto(path: str | Path, select: str) -> list[Arch]:
     """Entries chosen by comma-separated tokens: `all` (the front), front indices `0,2`, arch_ids,
-    and `plain` / `paper`, the search's baselines; each architecture once, in the order asked."""
+    and `plain` / `paper`, the search's baselines; each architecture once, in the order asked.
+    Each is named by its arch_id; its `#` and rank in this export go with it as its role."""
     path = Path(path)
     if not path.is_file():
         raise SpaceError(f"{path}: no such pareto file; run scripts/export_pareto.py --experiment DIR first")
     doc = yaml.safe_load(path.read_text()) or {}
     front, base = doc.get("front") or [], doc.get("baselines") or {}
-    # nas/final_compare.baseline_tag reads these names back: keep the two in step.
-    named = {f"front #{i}": e for i, e in enumerate(front)}
-    named.update({f"{tag} (rank {e['rank']})": e for tag, e in base.items() if e["arch_id"] not in
-                  {f["arch_id"] for f in front}})  # a baseline on the front is already there
-    chosen: dict[str, dict] = {}
+    export = export_of(doc)
+    # (entry, its `#` or None): the front, then the baselines that are not on it
+    entries = [(e, i) for i, e in enumerate(front)] + \
+        [(e, None) for e in base.values() if e["arch_id"] not in {f["arch_id"] for f in front}]
+    chosen: dict[str, Arch] = {}
     for token in (t.strip() for t in select.split(",")):
-        for name in _select(token, named, front, base, path):
-            chosen.setdefault(name, named[name])
-    return [_arch(name, e, path) for name, e in chosen.items()]
+        for entry, index in _select(token, entries, front, base, path):
+            if entry["arch_id"] not in chosen:
+                chosen[entry["arch_id"]] = _arch(entry, origin(entry, index, export), path)
+    return list(chosen.values())
 
 
-def _select(token: str, named: dict[str, dict], front: list[dict], base: dict[str, dict], path: Path) -> list[str]:
+def _select(token: str, entries: list[tuple[dict, int | None]], front: list[dict], base: dict[str, dict],
+            path: Path) -> list[tuple[dict, int | None]]:
+    if not front and (token == "all" or token.isdigit()):
+        have = f"; its baselines are still there: --select {','.join(base)}" if base else ""
+        raise SpaceError(f"the front in {path} is empty (its search evaluated no architecture to the end; see "
+                         f"trials.csv beside it), so --select {token} has nothing to retrain{have}")
     if token == "all":
-        return [f"front #{i}" for i in range(len(front))]
+        return [(e, i) for e, i in entries if i is not None]
     if token.isdigit() and int(token) < len(front):
-        return [f"front #{token}"]
+        return [(front[int(token)], int(token))]
+    if token in BASELINES and token not in base:
+        raise SpaceError(f"{path}: --select {token}: this search has no {token} baseline to retrain (it was not "
+                         f"evaluated: see the search's summary); baselines here: {', '.join(base) or 'none'}")
     if token in base:
-        return [n for n, e in named.items() if e["arch_id"] == base[token]["arch_id"]][:1]
-    hits = [n for n, e in named.items() if e["arch_id"] == token]
+        return [(e, i) for e, i in entries if e["arch_id"] == base[token]["arch_id"]][:1]
+    hits = [(e, i) for e, i in entries if e["arch_id"] == token]
     if not hits:
         raise SpaceError(f"{path}: --select {token!r} matches no entry (all, front indices 0..{len(front) - 1}, "
                          f"{', '.join(base) or 'no baselines'}, or one of {[e['arch_id'] for e in front]})")
     return hits
 
 
-def _arch(name: str, entry: dict, path: Path) -> Arch:
-    tag = f" ({entry['warm_start']})" if entry.get("warm_start") and name.startswith("front") else ""
+def _arch(entry: dict, role: dict, path: Path) -> Arch:
     spec = ArchSpec.from_dict(entry["spec"], where=f"{path}: {entry['arch_id']}.spec")
-    return Arch(f"{name}{tag}", entry["arch_id"], spec, DataConfig(**entry["data"]))
+    return Arch(entry["arch_id"], entry["arch_id"], spec, DataConfig(**entry["data"]), role)
+
+
+def roles_line(path: str | Path, archs: list[Arch]) -> str:
+    """`[final] roles as of <pareto> (the export after 24 evaluated): <id> front #0, ...`: the `#` and ranks
+    this run's pareto file gives, since the front is renumbered when a search is extended."""
+    doc = yaml.safe_load(Path(path).read_text()) or {}
+    named = ", ".join(f"{a.name} {role_text(role_of({'role': a.role}), {})}" for a in archs if a.role)
+    return f"[final] from {path} (exported after {doc.get('n_candidates', '?')} evaluated architectures): {named}"
 
 
 def from_preset(name: str, data: DataConfig) -> Arch:
@@ -121,7 +141,7 @@ def make_jobs(archs: list[Arch], recipe: Recipe, seeds: int, out: Path, test_lim
     """Seed-major order: every architecture gets its first seed before any gets a second, so a
     retraining cut off part way still has each net at n >= 1 to compare."""
     return [Job(a.name, a.spec, a.data, dataclasses.replace(recipe, seed=recipe.seed + k),
-                out / a.key / f"seed-{recipe.seed + k}", test_limit)
+                out / a.key / f"seed-{recipe.seed + k}", test_limit, a.role)
             for k in range(seeds) for a in archs]
 
 
@@ -158,8 +178,11 @@ def run_job(job: Job, resume: bool, log: Callable[[str], None] = print, *, devic
 
     done = job.folder / "result.json"
     if done.is_file() and resume:  # final_folders.check_folders has compared it with this job
-        log(f"[final] {job.label}: already finished, reusing {done}")
-        return json.loads(done.read_text())
+        row = json.loads(done.read_text())
+        # Its role is the one it was trained under: a later export may number it otherwise.
+        was = role_text(role_of(row), {})
+        log(f"[final] {job.label}: already finished{f' (retrained as {was})' if was else ''}, reusing {done}")
+        return row
     job.folder.mkdir(parents=True, exist_ok=True)
     data = bundle if bundle is not None else load_data(**job.load_kwargs())
     result = train(job.spec, job.recipe, data, checkpoint_dir=job.folder, device=device, train_on="train+val",
@@ -176,7 +199,8 @@ def run_job(job: Job, resume: bool, log: Callable[[str], None] = print, *, devic
            "resumed_at_epoch": result.resumed_at_epoch,
            "device": result.device, "train_images": len(data.train) + len(data.val), "test_images": len(data.test),
            "test_limit": job.test_limit, "checkpoint": str(job.folder / "last.pt"), "spec": job.spec.to_dict(),
-           "recipe": job.recipe.to_dict(), "data": dataclasses.asdict(job.data), "split_seed": job.data.split_seed}
+           "recipe": job.recipe.to_dict(), "data": dataclasses.asdict(job.data), "split_seed": job.data.split_seed,
+           "role": job.role}
     atomic_write(job.folder / "metrics.csv", csv_text(result.history))
     atomic_write(done, json.dumps(row, indent=1))
     resumed = f", resumed at epoch {result.resumed_at_epoch}: {row['train_time_s']:.0f} s of epochs in all" \

@@ -41,9 +41,16 @@ def _parser(doc: str) -> Parser:
                                  "the search's limit is never kept unless --limit says so)")
     data.add_argument("--dataset", help="digits | cifar10 | cifar100 | imagefolder (default: cifar10; smoke: digits)")
     data.add_argument("--data-dir", help="where the dataset lives")
-    data.add_argument("--split-seed", type=integer(0), help="seed of the train/val split (default: 0, or the search's)")
-    data.add_argument("--val-fraction", type=fraction, help="share of the training data held out as val; "
-                                                            "retraining trains on both (default: 0.1, or the search's)")
+    # Retraining trains on train+val: without --limit the split decides only the order the images
+    # come in, not which are trained on (tests/test_final_cli.py checks this).
+    data.add_argument("--split-seed", type=integer(0), help="seed of the train/val split. Retraining trains on "
+                                                            "train+val, so it decides which images are trained on "
+                                                            "only with --limit (default: 0, or the search's)")
+    data.add_argument("--val-fraction", type=fraction, help="share of the training data the search held out as "
+                                                            "val. Retraining trains on train+val, so it decides "
+                                                            "which images are trained on only with --limit, which "
+                                                            "caps train and val each (default: 0.1, or the "
+                                                            "search's)")
     data.add_argument("--limit", type=integer(1), help="cap train and val at N images each (default: none, the "
                                                        "full dataset; smoke: 1000)")
     data.add_argument("--test-limit", type=integer(1), help="cap the test split at N images: smoke checks only "
@@ -65,8 +72,10 @@ def _parser(doc: str) -> Parser:
 def _final(args, argv: list[str]) -> int:
     from nas.final import make_jobs
     from nas.final_folders import check_folders
+    from nas.outdir import check_writable
     from sharesnet.train.presets import resolve_recipe
 
+    check_writable(args.out, f"--out {args.out}")  # before the data loads and any job starts
     if args.smoke:
         for key, value in SMOKE.items():
             setattr(args, key, value if getattr(args, key) is None else getattr(args, key))
@@ -80,22 +89,27 @@ def _final(args, argv: list[str]) -> int:
     check_folders(jobs, args.resume)
     print(f"[final] {len(jobs)} job(s): {len(archs)} architecture(s) x {args.seeds or 1} seed(s); recipe "
           f"{recipe.name or args.recipe}: {_schedule(recipe)}; {_where(args.gpus)}; output in {out}")
+    if args.pareto:  # a front is renumbered when its search is extended: say which numbering this is
+        from nas.final import roles_line
+
+        print(roles_line(args.pareto, archs))
     try:
         _train(jobs, args, searched)
     except KeyboardInterrupt as e:
         return _interrupted(jobs, e, argv, out)
     from nas.final_results import summarise
 
-    table = summarise(out)
-    print(table)
-    print(f"[final] done: {len(jobs)} job(s) finished; {out / 'final_results.md'} lists every run made in {out} "
-          f"({len(table.splitlines()) - 2} row(s))")
+    tables = summarise(out)
+    print(tables.text)
+    print(f"[final] done: {len(jobs)} job(s) finished; {out / 'final_results.md'} lists every run made in {out}: "
+          f"{tables.runs} run(s) of {tables.nets} net(s) (architecture, recipe and data)")
     return 0
 
 
 def _archs(args) -> tuple[list, dict]:
     """The architectures with the data each retrains on, and the limits their searches used."""
     from nas.final import from_files, from_pareto, from_preset
+    from nas.schema import SpaceError
     from nas.space import DataConfig
 
     given = {k: v for k, v in (("data_dir", args.data_dir), ("split_seed", args.split_seed),
@@ -110,6 +124,8 @@ def _archs(args) -> tuple[list, dict]:
         archs.append(dataclasses.replace(a, data=final))
     archs += [a for p in args.arch for a in from_files(p, data)]
     archs += [from_preset(p, data) for p in args.preset]
+    if not archs:  # nothing selected: say so, never "done" on an empty table
+        raise SpaceError("nothing to train: the selection is empty")
     return archs, searched
 
 
@@ -142,14 +158,27 @@ def _where(gpus: int) -> str:
 
 
 def _schedule(recipe) -> str:
-    text = f"{recipe.epochs} epochs, batch {recipe.batch_size}, "
+    """`30 epochs, batch 128, lr x0.2 at epochs 9, 18, 24`; a milestone inside an epoch is given as a
+    share of the run, so `--epochs 1` does not read as "lr x0.2 at epochs 0.3"."""
+    text = f"{_count(recipe.epochs, 'epoch')}, batch {recipe.batch_size}, "
     if recipe.schedule == "multistep":
         from sharesnet.train.schedule import milestone_epochs
 
         at = milestone_epochs(recipe)
-        return text + f"lr x{recipe.gamma:g} at epochs {', '.join(f'{e:g}' for e in at) or 'none'}"
-    warm = f" after {recipe.warmup_epochs:g} warm-up epoch(s)" if recipe.warmup_epochs else ""
-    return text + f"cosine lr{warm}"
+        if not at:
+            return text + "constant lr"
+        if all(e == int(e) for e in at):
+            return text + f"lr x{recipe.gamma:g} at epochs {', '.join(f'{e:g}' for e in at)}"
+        shares = ", ".join(f"{e / recipe.epochs:.0%}" for e in at)
+        return text + f"lr x{recipe.gamma:g} after {shares} of the run (epochs {', '.join(f'{e:.3g}' for e in at)})"
+    # The trainer caps a warm-up at half the run (sharesnet/train/schedule.py): say what it does.
+    warm = min(recipe.warmup_epochs, recipe.epochs / 2)
+    capped = " (capped at half the run)" if warm < recipe.warmup_epochs else ""
+    return text + (f"cosine lr after a warm-up of {_count(warm, 'epoch')}{capped}" if warm else "cosine lr")
+
+
+def _count(n: float, noun: str) -> str:
+    return f"{n:g} {noun}{'' if n == 1 else 's'}"
 
 
 def _interrupted(jobs: list, e: KeyboardInterrupt, argv: list[str], out: Path) -> int:
@@ -168,7 +197,7 @@ def _interrupted(jobs: list, e: KeyboardInterrupt, argv: list[str], out: Path) -
         print(f"[final] {job.label}: cut off; {job.folder / 'last.pt'} keeps epoch {epoch} of {job.recipe.epochs}",
               file=err)
     if finished:
-        print(summarise(out))
+        print(summarise(out).text)
         print(f"[final] {out / 'final_results.md'} and .csv list the finished jobs", file=err)
     print(f"[final] continue with:\n  {resume_command(argv, SCRIPT)}", file=err)
     return getattr(e, "exit_code", 130)

@@ -10,20 +10,11 @@ d ± t(0.975, df) * s * sqrt(1/n_a + 1/n_b), with df = sum(n_i - 1).
 """
 from __future__ import annotations
 
-import re
 import statistics
 from dataclasses import dataclass
 
 from nas import rankstats
-
-BASELINES = ("plain", "paper")
-
-
-def baseline_tag(name: str) -> str | None:
-    """`plain` or `paper` for a baseline's job name as nas/final.py makes it (`plain (rank 2)`,
-    `front #1 (paper)` for a baseline on the front), else None."""
-    m = re.fullmatch(r"(plain|paper) \(rank \d+\)|front #\d+ \((plain|paper)\)", name)
-    return (m.group(1) or m.group(2)) if m else None
+from nas.final_roles import BASELINES
 
 
 @dataclass(frozen=True)
@@ -57,18 +48,20 @@ def half_width(noise: Noise, n_a: int, n_b: int) -> float:
 
 
 def compare(groups: list[list[dict]]) -> list[Comparison]:
-    """Every other net against each baseline present (the paper net against the plain one too)."""
-    named = {baseline_tag(g[0]["name"]): g for g in groups}
+    """Every other net against each baseline present (the paper net against the plain one too).
+
+    A group's first row carries `baseline` (plain, paper or None) and `label`, the net as the
+    tables name it (`arch_id` and role); see nas/final_results.collect."""
     noise = pooled_noise(groups)
     out = []
     for tag in BASELINES:
-        base = named.get(tag)
-        if base is None:
-            continue
-        for g in groups:
-            if g is base or (tag == "paper" and baseline_tag(g[0]["name"]) == "plain"):
-                continue
-            out.append(_compare(g, base, noise, tag))
+        bases = [g for g in groups if g[0].get("baseline") == tag]
+        for base in bases:  # one, unless the folder holds the baselines of several searches
+            against = tag if len(bases) == 1 else f"{tag} `{base[0]['arch_id']}`"
+            for g in groups:
+                if g is base or g[0].get("baseline") == tag or (tag == "paper" and g[0].get("baseline") == "plain"):
+                    continue
+                out.append(_compare(g, base, noise, against))
     return out
 
 
@@ -77,7 +70,7 @@ def _compare(g: list[dict], base: list[dict], noise: Noise | None, tag: str) -> 
     h = half_width(noise, len(g), len(base)) if noise else None
     interval = (diff - h, diff + h) if h is not None else None
     a, b = g[0], base[0]
-    return Comparison(a["name"], tag, diff, interval, a["params"] / b["params"], a["flops"] / b["flops"],
+    return Comparison(a["label"], tag, diff, interval, a["params"] / b["params"], a["flops"] / b["flops"],
                       verdict(interval, (a["params"], a["flops"]), (b["params"], b["flops"])))
 
 

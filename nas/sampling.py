@@ -16,11 +16,12 @@ Measured on the quickstart, that did not raise the hypervolume (see the README).
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 from typing import Any, Protocol
 
 from nas.proposals import read_proposals
-from nas.space import SearchSpace
+from nas.space import PATTERNS, SearchSpace
 from sharesnet import masks as M
 from sharesnet.rules import paper_sharing
 from sharesnet.spec import ArchSpec, StageSpec
@@ -102,6 +103,37 @@ def _scaled(width: int, mult: float, base: ArchSpec, multiple: int | None = None
     return max(multiple, int(round(width * mult / multiple)) * multiple)
 
 
+# --- the cheapest architecture: what a budget is compared with at load ---
+def smallest(space: SearchSpace) -> ArchSpec:
+    """The architecture of the space with the fewest parameters and FLOPs: every stage at its
+    smallest depth and width, and each conv position that may share at the pattern that leaves
+    the fewest weights. Both costs grow with depth and width, and sharing changes parameters only."""
+    shape = decode(_Smallest(), space)
+    masks = {}
+    for s, st in enumerate(shape.stages):
+        for p, pos in enumerate(shape.positions):
+            if _varies(space, s, pos):
+                options = [legalise(shape, s, p, _mask({"share": pat, "k": k, **{f"cut{b}": False for b in
+                                                                                   range(1, st.depth)}}, st.depth))
+                           for pat in space.sharing.patterns for k in space.sharing.k]
+                masks[(s, p)] = min(options, key=lambda m: _weights(shape, s, p, m))
+    return shape.with_masks(masks)
+
+
+def _weights(spec: ArchSpec, s: int, p: int, mask: M.Mask) -> int:
+    """Conv weight elements of one stage's position under `mask`: one tensor per group."""
+    firsts = {label: b for b, label in reversed(list(enumerate(mask)))}
+    return sum(math.prod(spec.conv_shape(s, b, p)) for b in firsts.values())
+
+
+class _Smallest:
+    """A Suggester that answers with the smallest choice: depth, width, width_mult (a pattern's genes
+    too, but `smallest` chooses the masks itself)."""
+
+    def suggest_categorical(self, name: str, choices: list) -> Any:
+        return min(choices)
+
+
 # --- encode: the inverse, so the plain net and the paper's ShaResNet can be enqueued ---
 def warm_start_specs(space: SearchSpace) -> dict[str, ArchSpec]:
     """The warm starts by tag: the plain base network, the paper's rule applied to it, then the
@@ -118,8 +150,7 @@ def encode(spec: ArchSpec, space: SearchSpace) -> dict[str, Any] | None:
     """Optuna params that decode to `spec`, or None when the space cannot express it."""
     params: dict[str, Any] = {}
     if space.width_mult:
-        mults = [m for m in space.width_mult if spec.stem_width == _scaled(space.base.stem_width, m, space.base, 1)
-                 and all(st.width == _scaled(b.width, m, space.base) for st, b in zip(spec.stages, space.base.stages))]
+        mults = _width_mults(spec, space)
         if not mults:
             return None
         params["width_mult"] = mults[0]
@@ -142,6 +173,43 @@ def encode(spec: ArchSpec, space: SearchSpace) -> dict[str, Any] | None:
         return {name: params[name] for name in fixed.asked} if decode(fixed, space) == spec else None
     except (KeyError, ValueError):
         return None
+
+
+def _width_mults(spec: ArchSpec, space: SearchSpace) -> list[float]:
+    """The width_mult choices that scale the base to the spec's stem and stage widths."""
+    base = space.base
+    return [m for m in space.width_mult if spec.stem_width == _scaled(base.stem_width, m, base, 1)
+            and all(st.width == _scaled(b.width, m, base) for st, b in zip(spec.stages, base.stages))]
+
+
+def missing_choice(spec: ArchSpec, space: SearchSpace) -> str:
+    """Why `encode` finds no parameters for `spec`: the first choice of the space it would need."""
+    base = space.base
+    if space.width_mult and not _width_mults(spec, space):
+        return f"no vary.width_mult choice ({', '.join(f'{m:g}' for m in space.width_mult)}) gives its widths " \
+               f"{'-'.join(str(st.width) for st in spec.stages)}"
+    for s, (st, b) in enumerate(zip(spec.stages, base.stages)):
+        if space.depth and st.depth not in space.depth[s]:
+            return f"its stage {s + 1} has depth {st.depth}, which vary.depth does not offer there ({list(space.depth[s])})"
+        if space.width and st.width not in space.width[s]:
+            return f"its stage {s + 1} has width {st.width}, which vary.width does not offer there ({list(space.width[s])})"
+    for s, st in enumerate(spec.stages):
+        for p, pos in enumerate(spec.positions):
+            mask = "".join(map(str, st.mask(p)))
+            if not _varies(space, s, pos):
+                if M.n_shared_groups(st.mask(p)):
+                    left_out = f"vary.sharing.positions ({', '.join(space.sharing.positions) or 'none'}) leaves " \
+                               f"out {pos}" if pos not in space.sharing.positions else \
+                        f"vary.sharing.stages ({', '.join(map(str, space.sharing.stages))}, 0-based) leaves out {s}"
+                    return f"it shares s{s + 1}.{pos}={mask}, but {left_out}"
+            elif _encode_mask(spec, s, p, space) is None:
+                wider = dataclasses.replace(space, sharing=dataclasses.replace(space.sharing, patterns=PATTERNS))
+                need = [pat for pat in PATTERNS if pat not in space.sharing.patterns and _encode_mask(
+                    spec, s, p, dataclasses.replace(wider, sharing=dataclasses.replace(wider.sharing, patterns=(pat,))))]
+                add = f"; add {' or '.join(repr(n) for n in need)} to vary.sharing.patterns" if need else ""
+                return f"no pattern of vary.sharing.patterns ({', '.join(space.sharing.patterns)}) gives its " \
+                       f"s{s + 1}.{pos}={mask}{add}"
+    return "its depth, width or sharing is not among the choices"
 
 
 def _encode_mask(spec: ArchSpec, s: int, p: int, space: SearchSpace) -> dict[str, Any] | None:

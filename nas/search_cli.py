@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+import time
+from collections import Counter
 from pathlib import Path
 
-from nas.cliargs import EXIT_INTERRUPTED, KNOWN_ERRORS, Parser, fail, integer, number, resume_command
+from nas.cliargs import EXIT_FAILED, EXIT_INTERRUPTED, KNOWN_ERRORS, Parser, fail, integer, number, resume_command
+from nas.journal import Journal
 
 SCRIPT = "scripts/search.py"
 
@@ -40,17 +43,23 @@ def search_main(argv: list[str], doc: str) -> int:
 
 
 def _search(args, argv: list[str], stop) -> int:
-    from nas.driver import run_search
-    from nas.export import export_experiment, next_steps
-    from nas.resources import Resources, default_gpus_per_trial
+    start = time.perf_counter()  # the user's wait: data, Ray start-up and export included
+    from nas.outdir import check_writable
     from nas.space import load_space
 
     space = load_space(args.space)
     if args.trials is not None:
         space = dataclasses.replace(space, trials=args.trials)
+    exp_dir = Path(args.out) / (args.name or space.name)
+    check_writable(exp_dir, f"--out {args.out}")  # before Ray starts and the data loads
+
+    from nas.driver import run_search
+    from nas.export import export_experiment, next_steps
+    from nas.resources import Resources, default_gpus_per_trial
+
     res = Resources(gpus=args.gpus, gpus_per_trial=default_gpus_per_trial(args.gpus, args.gpus_per_trial),
                     cpus_per_trial=args.cpus_per_trial, address=args.address, max_concurrent=args.max_concurrent)
-    exp_dir = Path(args.out) / (args.name or space.name)
+    before = Journal(exp_dir).trained() if (exp_dir / "trials.jsonl").is_file() else 0
     summary = run_search(space, exp_dir, res, resume=args.resume, stop=stop)
     interrupted = summary["interrupted"] is not None
     if (exp_dir / "trials.jsonl").is_file():  # there is something to export
@@ -59,11 +68,33 @@ def _search(args, argv: list[str], stop) -> int:
     if interrupted:
         print(_interrupted_report(summary, exp_dir, resume_command(argv, SCRIPT)))
         return EXIT_INTERRUPTED[summary["interrupted"]]
+    took = time.perf_counter() - start
+    if not summary["front_size"]:  # `search.py ... && train_final.py ...` must not go on
+        print(f"[search] FAILED after {took:.1f} s: the front is empty: no architecture finished its training "
+              f"with a result ({_outcomes(exp_dir)}); see {exp_dir / 'trials.csv'}", file=sys.stderr)
+        return EXIT_FAILED
     short = summary["trained"] < summary["target"]
     extra = f" and {summary['reevaluated']} re-evaluation(s)" if summary.get("reevaluated") else ""
-    print(f"[search] done in {summary['wall_time_s']:.1f} s: {summary['trained']} of {summary['target']} trainings"
-          + (" (the space ran out of new architectures)" if short else "") + f"{extra}; results in {exp_dir}")
+    now = summary["trained"] - before
+    print(f"[search] done in {took:.1f} s: {summary['trained']} of {summary['target']} trainings"
+          + (" (the space ran out of new architectures)" if short else "")
+          + (f", {now} of them in this run" if before and now else "")
+          + (", all of them before this run: nothing was left to train" if before and not now else "")
+          + f"{extra}; results in {exp_dir}")
     return 0
+
+
+def _outcomes(exp_dir: Path) -> str:
+    """What became of every proposal: `3 failed (e.g. diverged at epoch 1: ...), 2 repeat`."""
+    rows = Journal(exp_dir).rows if (exp_dir / "trials.jsonl").is_file() else []
+    counts = Counter(r["status"] for r in rows)
+    if not counts:
+        return "no trial ran"
+    first = {}
+    for r in rows:
+        first.setdefault(r["status"], r.get("reason"))
+    return ", ".join(f"{n} {status}" + (f" (e.g. {first[status]})" if first[status] and status != "repeat" else "")
+                     for status, n in counts.most_common())
 
 
 def _interrupted_report(summary: dict, exp_dir: Path, command: str) -> str:

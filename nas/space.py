@@ -29,6 +29,8 @@ SAMPLERS = ("nsga2", "nsga3", "tpe", "random", "qmc", "gp")
 ENCODINGS = ("conditional", "fixed")
 REPEATS = ("resample", "reuse")
 WARM_STARTS = ("plain", "paper")
+# Keys of SearchSpace.resolved() that experiments began before: a resume compares them only when there.
+RESOLVED_LATER = ("depth", "width", "width_mult", "early_stopping")
 TOP_KEYS = {
     "name": "experiment name", "data": "dataset and split", "base": "base architecture",
     "vary": "what the search changes", "train": "trial recipe", "objectives": "what to optimise",
@@ -167,7 +169,13 @@ class SearchSpace:
             "data": dataclasses.asdict(self.data), "sampler": dataclasses.asdict(self.sampler),
             "sharing": dataclasses.asdict(self.sharing), "objectives": [list(o) for o in self.objectives],
             "trials": self.trials, "warm_start": list(self.warm_start),
-            "max_params": self.max_params, "max_flops": self.max_flops}}
+            "max_params": self.max_params, "max_flops": self.max_flops,
+            # Each stage's choices, fixed ones as one-item lists: a reader sees what was searched.
+            "depth": [list(c) for c in self.depth] if self.depth else [[st.depth] for st in self.base.stages],
+            "width": [list(c) for c in self.width] if self.width else
+            None if self.width_mult else [[st.width] for st in self.base.stages],
+            "width_mult": list(self.width_mult) if self.width_mult else None,
+            "early_stopping": dataclasses.asdict(self.early_stopping) if self.early_stopping else None}}
 
 
 def load_space(path: str | Path) -> SearchSpace:
@@ -215,6 +223,9 @@ def parse_space(raw: Any, source: str = "<space>") -> SearchSpace:
             space[key] = pb.check(_number(cons[key]), f"constraints.{key}", lambda v: v > 0,
                                   "a positive number (e.g. 250000 or 2.5e5)")
     pb.raise_if_any()
+    from nas.budget import check_budgets  # builds the cheapest net: only for a space valid otherwise
+
+    check_budgets(SearchSpace(**space))
     return SearchSpace(**space)
 
 
@@ -340,9 +351,11 @@ def _recipe(pb: Problems, v: Any) -> Recipe:
         return get_recipe("fast")
     try:
         return get_recipe(name, **v)
-    except (RecipeError, TypeError) as e:
+    except RecipeError as e:  # named by its key in this file (`train.epochs`), not the recipe's own
+        pb.add(f"train.{e.key}" if e.key else "train", e.detail)
+    except TypeError as e:
         pb.add("train", str(e))
-        return get_recipe("fast")
+    return get_recipe("fast")
 
 
 def _objectives(pb: Problems, v: Any) -> tuple[tuple[str, str], ...]:

@@ -17,7 +17,7 @@ Writes into --out: gpu_report.md (everything measured), gpu_check.log (each comm
 output, its last 300 lines), gpu_samples.csv (the nvidia-smi samples).
 
 Examples:
-  bash scripts/gpu_check.sh --out "$OUT" --data-dir /tmp/cifar10    # GPU machine, after `source .gpukit/setup.sh`
+  bash scripts/gpu_check.sh --out gpu-check --data-dir /tmp/cifar10   # GPU machine; the folder: cifar10_to_folder.py
   bash scripts/gpu_check.sh --dry-run --out /tmp/gpu-check          # CPU, tiny sizes: checks the code only
   python scripts/gpu_check.py --only packing,imagenet --out /tmp/gpu-check
 """
@@ -114,7 +114,8 @@ class Check:
             return Path(given), f"CIFAR-10 JPEGs in {given} (--data-dir)"
         archives = [ROOT / ".gpukit" / a for a in ARCHIVES]
         if not all(a.is_file() for a in archives):
-            return None, f"no CIFAR-10: pass --data-dir, or copy {' and '.join(ARCHIVES)} into .gpukit/"
+            return None, (f"no CIFAR-10: pass --data-dir DIR, a folder scripts/cifar10_to_folder.py writes (or, "
+                          f"developing, copy {' and '.join(ARCHIVES)} into .gpukit/: docs/development.md)")
         t = time.perf_counter()
         for a in archives:
             done = subprocess.run(["tar", "-xzf", str(a), "-C", str(self.work)], capture_output=True, text=True)
@@ -464,8 +465,9 @@ def write_samples(ck: Check, started_wall: float) -> None:
 def main() -> int:
     p = Parser(__doc__)
     p.add_argument("--out", required=True, help="folder for gpu_report.md, gpu_check.log and gpu_samples.csv")
-    p.add_argument("--data-dir", help="CIFAR-10 JPEGs as DIR/train/<class>/*.jpg and DIR/test/...; default: "
-                                      "extract .gpukit/cifar10-jpeg-*.tar.gz into a temporary folder")
+    p.add_argument("--data-dir", help="CIFAR-10 JPEGs as DIR/train/<class>/*.jpg and DIR/test/..., as "
+                                      "scripts/cifar10_to_folder.py writes them; without it (developing): "
+                                      ".gpukit/cifar10-jpeg-*.tar.gz extracted to a temporary folder")
     p.add_argument("--dry-run", action="store_true", help="CPU, digits and synthetic images, one or two steps each")
     p.add_argument("--only", help=f"comma-separated steps to run (of {', '.join(s.key for s in STEPS)})")
     p.add_argument("--keep", action="store_true", help="keep the temporary work folder (experiments, results, logs)")

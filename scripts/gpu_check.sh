@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The project's GPU check: six measurements on one GPU, one Markdown report (see scripts/gpu_check.py).
 #
-# On the GPU machine, from the project root (README, "GPU check"):
-#   source .gpukit/setup.sh && bash scripts/gpu_check.sh --out "$OUT" --data-dir /tmp/cifar10
+# On a machine with a GPU, from the project root (README, "GPU check"):
+#   bash scripts/gpu_check.sh --out gpu-check --data-dir /tmp/cifar10
+# (/tmp/cifar10: the folder scripts/cifar10_to_folder.py writes; the development kit: docs/development.md)
 # Here, on the CPU, tiny sizes (tests/test_gpu_check.py runs this, so the check cannot rot):
 #   bash scripts/gpu_check.sh --dry-run --out /tmp/gpu-check
 #

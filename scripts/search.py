@@ -2,7 +2,7 @@
 """Search weight-sharing patterns (and depth, width) with Ray Tune + Optuna.
 
 Examples:
-  python scripts/search.py --space search_spaces/quickstart.yaml            # 2-core CPU, minutes
+  python scripts/search.py --space search_spaces/quickstart.yaml            # CPU: the README's Quickstart
   python scripts/search.py --space search_spaces/cifar.yaml --gpus 8        # one machine, 8 GPUs
   python scripts/search.py --space search_spaces/cifar.yaml --gpus-per-trial 0.5 --gpus 4
   python scripts/search.py --space search_spaces/cifar.yaml --address auto  # a running Ray cluster

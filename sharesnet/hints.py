@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from typing import Iterable
 
 
@@ -15,11 +16,21 @@ def close_match(word: object, known: Iterable[object]) -> str | None:
     `cifar_resnet20`, though difflib alone finds `resnet18` closer by edit ratio.
     """
     text, names = str(word), [str(k) for k in known]
+    spelled = [n for n in names if _spelling(n) == _spelling(text)]
+    if len(spelled) == 1:  # `nsgaii`, `NSGA-II`, `Fast`: the same name written another way
+        return spelled[0]
     holders = [n for n in names if len(text) >= MIN_CONTAINED and text.lower() in n.lower()]
     if holders:
         return max(holders, key=lambda n: (difflib.SequenceMatcher(None, text, n).ratio(), -len(n)))
     hits = difflib.get_close_matches(text, names, n=1)
     return hits[0] if hits else None
+
+
+def _spelling(name: str) -> str:
+    """A name without case, separators or Roman numerals: `NSGA-II` -> `nsga2`. Edit distance alone
+    ties `nsgaii` between nsga2 and nsga3, and difflib breaks ties towards the later name."""
+    text = re.sub(r"[\s_\-.]", "", name.lower())
+    return re.sub(r"(?<=[a-z])(iii|ii|iv)$", lambda m: {"ii": "2", "iii": "3", "iv": "4"}[m.group(1)], text)
 
 
 def did_you_mean(word: object, known: Iterable[object], what: str = "known keys") -> str:

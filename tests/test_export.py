@@ -178,6 +178,43 @@ def test_baselines_are_exported_and_selectable_for_retraining(exported):
         {"plain": SPECS["plain"].arch_id, "paper": SPECS["paper"].arch_id}
     assert doc["baselines"]["plain"]["rank"] == 3 and doc["baselines"]["paper"]["spec"] == SPECS["paper"].to_dict()
     archs = from_pareto(exp / "pareto.yaml", "all,plain,paper,0,plain")
-    assert [a.name for a in archs] == ["front #0", "front #1", "front #2", "plain (rank 3)", "paper (rank 2)"]
+    front = [e["arch_id"] for e in doc["front"]]
+    assert [a.name for a in archs] == front + [SPECS["plain"].arch_id, SPECS["paper"].arch_id]  # named by what it is
+    assert [(a.role["front_index"], a.role["rank"], a.role["baseline"]) for a in archs] == \
+        [(0, 1, None), (1, 1, None), (2, 1, None), (None, 3, "plain"), (None, 2, "paper")]
+    assert all(a.role["export"] == {"experiment": str(exp), "evaluated": 6, "front": front} for a in archs)
     assert [a.spec for a in archs[3:]] == [SPECS["plain"], SPECS["paper"]]
     assert "all,plain,paper" in next_steps(exp)
+
+
+def test_hypervolume_states_its_scale_and_the_box_it_is_measured_in(exported):
+    # "normalized hypervolume 0.5639" gave neither its scale nor its reference point.
+    _, doc, text = exported
+    line = text.splitlines()[1]
+    worst = {o["name"]: o["worst"] for o in doc["hypervolume"]["objectives"]}
+    assert worst["val_acc"] == 0 and worst["params"] == pytest.approx(1.1 * 269_434)  # the plain base's, x 1.1
+    assert line.startswith(f"Hypervolume {doc['hypervolume']['value']:.4f}: the share of the box between the "
+                           f"reference point (val_acc 0, params {worst['params']:,.0f}) and the ideal point "
+                           f"(val_acc 1, params 0) that the front dominates, so 1 would be a perfect net")
+
+
+def test_an_empty_front_says_so_and_shows_no_hypervolume(tmp_path):
+    exp = _experiment(tmp_path / "exp", [_row("plain", 0.0, 400_000, 900_000, status="failed", reason="diverged")])
+    lines = []
+    doc = export_experiment(exp, log=lines.append)
+    text = "\n".join(lines)
+    assert doc["front"] == [] and text.startswith("Pareto front: empty: no architecture finished its training")
+    assert "ypervolume" not in text and "| # |" not in text
+    assert "The plain ResNet was not evaluated: failed (diverged)." in text
+
+
+@pytest.mark.parametrize("names,hint", [(["both"], None), (["s1", "shallow"], "--select 1 retrains only"),
+                                        (["both", "s1", "shallow"], "--select 0,2 retrains only")])
+def test_the_select_hint_names_only_indices_the_front_has(tmp_path, names, hint):
+    # A 2-entry front was told `--select 0,2`.
+    exp = _experiment(tmp_path / "exp", [_row(n, *dict(both=(0.99, 40_000, 600_000), s1=(0.98, 30_000, 800_000),
+                                                      shallow=(0.95, 20_000, 300_000))[n]) for n in names])
+    doc = export_experiment(exp, log=lambda m: None)
+    assert len(doc["front"]) == len(names)
+    text = next_steps(exp)
+    assert (hint in text) if hint else "retrains only" not in text

@@ -171,9 +171,24 @@ def test_search_space_epochs_scale_the_recipe(tmp_path):
 
 
 def test_epochs_override_reaches_the_header(capsys, tmp_path):
+    # It used to print "1 epochs ... lr x0.2 at epochs 0.3, 0.6, 0.8".
     code, log, _ = final(capsys, "--preset", "cifar_resnet20", "--smoke", "--recipe", "wrn", "--epochs", "1",
                          "--out", tmp_path)
-    assert code == 0 and "recipe wrn: 1 epochs, batch 128, lr x0.2 at epochs 0.3, 0.6, 0.8" in log
+    assert code == 0 and "recipe wrn: 1 epoch, batch 128, lr x0.2 after 30%, 60%, 80% of the run (epochs 0.3, " \
+                         "0.6, 0.8)" in log
+
+
+@pytest.mark.parametrize("recipe,epochs,says", [
+    ("wrn", 30, "30 epochs, batch 128, lr x0.2 at epochs 9, 18, 24"),
+    ("wrn", 5, "5 epochs, batch 128, lr x0.2 after 30%, 60%, 80% of the run (epochs 1.5, 3, 4)"),
+    ("fast", 15, "15 epochs, batch 256, cosine lr after a warm-up of 1 epoch"),
+    ("fast", 1, "1 epoch, batch 256, cosine lr after a warm-up of 0.5 epochs (capped at half the run)"),
+])
+def test_the_schedule_line_says_what_the_trainer_does(recipe, epochs, says):
+    from nas.final_cli import _schedule
+    from sharesnet.train import get_recipe
+
+    assert _schedule(get_recipe(recipe, epochs=epochs)) == says
 
 
 # --- F. FLOPs at the trained size ---------------------------------------------------------
@@ -216,3 +231,21 @@ def test_space_base_preset_gets_the_same_hint(tmp_path):
                                     "objectives": ["val_acc", "params"], "trials": 2}))
     with pytest.raises(SpaceError, match="did you mean 'cifar_resnet20'"):
         load_space(path)
+
+
+def test_split_flags_say_when_they_matter_and_it_is_so(capsys):
+    # --val-fraction and --split-seed looked as if they mattered to a retraining on train+val.
+    with pytest.raises(SystemExit):
+        final_main(["--help"], "doc")
+    text = " ".join(capsys.readouterr().out.split())
+    assert text.count("Retraining trains on train+val, so it decides which images are trained on only with "
+                      "--limit") == 2
+    from sharesnet.data import load_data
+
+    def trained_on(**kw):  # the images a retraining sees: train+val, as a sorted set of rows
+        d = load_data(name="digits", **kw)
+        return sorted(map(tuple, d.train.cat(d.val).images.flatten(1).tolist()))
+
+    assert trained_on(val_fraction=0.1, split_seed=0) == trained_on(val_fraction=0.3, split_seed=5)
+    assert trained_on(val_fraction=0.1, split_seed=0, limit=300) != trained_on(val_fraction=0.3, split_seed=5,
+                                                                               limit=300)

@@ -1,20 +1,13 @@
 """The retrained nets against the baselines: pooled seed noise, intervals, dominance verdicts."""
 import pytest
 
-from nas.final_compare import baseline_tag, compare, half_width, markdown, pooled_noise, verdict
+from nas.final_compare import compare, half_width, markdown, pooled_noise, verdict
 
 
-def _group(name, accs, params, flops):
-    return [{"name": name, "test_acc": a, "params": params, "flops": flops, "seed": i} for i, a in enumerate(accs)]
-
-
-def test_baseline_tags_follow_the_names_final_py_makes():
-    assert baseline_tag("plain (rank 2)") == "plain"
-    assert baseline_tag("paper (rank 5)") == "paper"
-    assert baseline_tag("front #1 (paper)") == "paper"  # a baseline that made the front
-    assert baseline_tag("front #0") is None
-    assert baseline_tag("preact_resnet164") is None
-    assert baseline_tag("plainish (rank 2)") is None
+def _group(label, accs, params, flops, baseline=None):
+    """One net's seeds as nas/final_results.collect gives them: `label` names it, `baseline` is its tag."""
+    return [{"label": label, "baseline": baseline, "arch_id": label, "test_acc": a, "params": params, "flops": flops,
+             "seed": i} for i, a in enumerate(accs)]
 
 
 def test_noise_is_pooled_over_architectures_with_two_or_more_seeds():
@@ -44,8 +37,8 @@ def test_verdict_is_pareto_dominance_with_accuracy_judged_by_its_interval(interv
 
 
 def test_every_net_is_compared_with_each_baseline_and_the_paper_with_the_plain_net():
-    groups = [_group("front #0", [0.86, 0.87], 200, 50), _group("front #1 (paper)", [0.84, 0.85], 300, 70),
-              _group("plain (rank 3)", [0.85, 0.86], 460, 70)]
+    groups = [_group("front #0", [0.86, 0.87], 200, 50), _group("front #1 (paper)", [0.84, 0.85], 300, 70, "paper"),
+              _group("plain (rank 3)", [0.85, 0.86], 460, 70, "plain")]
     rows = {(c.net, c.baseline): c for c in compare(groups)}
     assert set(rows) == {("front #0", "plain"), ("front #1 (paper)", "plain"), ("front #0", "paper")}
     c = rows[("front #0", "paper")]
@@ -57,17 +50,16 @@ def test_every_net_is_compared_with_each_baseline_and_the_paper_with_the_plain_n
 
 
 def test_markdown_states_the_noise_model_and_is_empty_without_baselines():
-    groups = [_group("front #0", [0.86, 0.87], 200, 50), _group("plain (rank 3)", [0.85, 0.86], 460, 70)]
+    groups = [_group("front #0", [0.86, 0.87], 200, 50), _group("plain (rank 3)", [0.85, 0.86], 460, 70, "plain")]
     text = markdown(groups)
     assert "pooled over 2 architecture(s)" in text and "(2 degrees of freedom)" in text
     assert "| front #0 | plain | +0.0100 [" in text
     assert markdown([_group("resnet20", [0.9, 0.91], 1, 1)]) == ""
-    one_seed = markdown([_group("front #0", [0.86], 200, 50), _group("plain (rank 3)", [0.85], 460, 70)])
+    one_seed = markdown([_group("front #0", [0.86], 200, 50), _group("plain (rank 3)", [0.85], 460, 70, "plain")])
     assert "not judged" in one_seed and "+0.0100 |" in one_seed
 
 
-def test_plot_labels_move_left_only_when_a_neighbour_crowds_the_right():
-    from nas.final_plot import _crowded_right
-
-    xs = [134e3, 148e3, 268e3, 319e3, 464e3]
-    assert [_crowded_right(x, xs) for x in xs] == [False, False, True, False, False]
+def test_two_plain_nets_of_two_searches_are_each_named_by_arch_id():
+    groups = [_group("a", [0.86, 0.87], 200, 50), _group("p1", [0.85, 0.86], 460, 70, "plain"),
+              _group("p2", [0.84, 0.85], 300, 70, "plain")]
+    assert {(c.net, c.baseline) for c in compare(groups)} == {("a", "plain `p1`"), ("a", "plain `p2`")}

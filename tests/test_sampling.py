@@ -170,3 +170,40 @@ def test_repeats_are_resampled_not_told_again(tmp_path, repeats):
         assert sum(t.state.name == "FAIL" for t in searcher.study.trials) == len(repeat_rows)
     else:
         assert repeats_told > 0 and not any(r["status"] == "repeat" for r in rows)
+
+
+@pytest.mark.parametrize("vary,tag,says", [
+    ({"depth": [1, 2]}, "plain", "its stage 1 has depth 3, which vary.depth does not offer there ([1, 2])"),
+    ({"width_mult": [0.5]}, "plain", "no vary.width_mult choice (0.5) gives its widths 16-32-64"),
+    ({"width": [[8], [32], [64]]}, "plain", "its stage 1 has width 16, which vary.width does not offer there ([8])"),
+    ({"sharing": {"positions": ["conv1"]}}, "paper",
+     "it shares s1.conv2=011, but vary.sharing.positions (conv1) leaves out conv2"),
+    ({"sharing": {"stages": [1, 2]}}, "paper", "it shares s1.conv2=011, but vary.sharing.stages (1, 2, 0-based) "
+                                               "leaves out 0"),
+    ({"sharing": {"patterns": ["none", "stage", "cycle"]}}, "paper",
+     "no pattern of vary.sharing.patterns (none, stage, cycle) gives its s1.conv2=011; add 'ranges' to "
+     "vary.sharing.patterns"),
+])
+def test_a_warm_start_the_space_cannot_express_is_told_which_choice_is_missing(vary, tag, says):
+    from nas.sampling import missing_choice
+
+    space = parse_space({**SPACE, "vary": vary, "constraints": {}}, "s.yaml")
+    spec = warm_start_specs(space)[tag]
+    assert encode(spec, space) is None and missing_choice(spec, space) == says
+
+
+def test_the_search_journals_an_inexpressible_warm_start_so_the_export_says_why(tmp_path):
+    # The export said "not evaluated (yet)" for a warm start the search knew it could not express.
+    from nas.driver import _enqueue_warm_starts
+    from nas.export import where_is
+    from nas.journal import Journal
+
+    space = parse_space({**SPACE, "vary": {"sharing": {"patterns": ["none", "stage"]}}, "constraints": {}}, "s.yaml")
+    journal, lines = Journal(tmp_path), []
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    _enqueue_warm_starts(study, space, lines.append, journal)
+    assert len(study.trials) == 1  # the plain net only
+    why = "the space cannot express it: no pattern of vary.sharing.patterns (none, stage) gives its s1.conv2=011"
+    assert lines and lines[0].startswith(f"[search] warm start 'paper' skipped: {why}")
+    assert where_is("paper", journal.rows, [], [], ["val_acc", "params"], ["max", "min"], ["plain", "paper"]) \
+        .startswith(f"The paper's ShaResNet was not evaluated: {why}")

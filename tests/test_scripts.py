@@ -14,7 +14,8 @@ def _run(*args, timeout=300):
 
 
 @pytest.mark.parametrize("script", ["search.py", "export_pareto.py", "train_final.py", "bench_train.py",
-                                    "bench_inherit.py", "bench_sampler.py", "fidelity.py", "propose.py"])
+                                    "bench_inherit.py", "bench_sampler.py", "fidelity.py", "propose.py",
+                                    "cifar10_to_folder.py"])
 def test_help_has_examples(script):
     out = _run(ROOT / "scripts" / script, "--help")
     assert out.returncode == 0 and "Examples:" in out.stdout

@@ -232,7 +232,11 @@ def test_ctrl_c_reports_it_and_resume_finishes_the_cut_off_trainings(tmp_path):
 
     again = subprocess.run(cmd + ["--resume"], capture_output=True, text=True, timeout=400)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
-    assert "cut-off training(s) continue first" in again.stdout
+    resuming = next(line for line in again.stdout.splitlines() if "cut-off training(s) continue first: " in line)
+    for arch_id, x in cut.items():  # each says whether it has a checkpoint to go on from
+        said = "from its checkpoint at epoch " if x["checkpoint_epoch"] else "from the start (no checkpoint was saved)"
+        assert f"{arch_id} {said}" in resuming, resuming
+    assert "from their checkpoints" not in resuming
     done = {x["arch_id"]: x for x in rows(exp) if x["status"] == "ok" and not x.get("reused_from")}
     for arch_id, x in cut.items():
         if not x["warm_start"]:
@@ -297,3 +301,41 @@ def test_sigterm_stops_cleanly_with_143(tmp_path):
     assert code == 143, out[-3000:]
     assert "SIGTERM received: stopping" in out and "INTERRUPTED" in out and "--resume" in out
     assert any(x["status"] == "interrupted" for x in rows(tmp_path / "exp"))
+
+
+def _most_at_once(exp: Path) -> int:
+    """The most trainings that ran at the same time, from each row's end time and wall time."""
+    spans = [(x["time"] - x["wall_time_s"], x["time"]) for x in rows(exp) if x["status"] == "ok"]
+    return max(sum(1 for a, b in spans if a <= t < b) for t, _ in spans)
+
+
+def test_fractional_cpus_per_trial_fill_every_slot(tmp_path, ray_session):
+    # --cpus-per-trial 0.5 on 2 cores announced 4 trial slots where 2 ran: Ray Tune started one
+    # trial at a time, and short trials ended before the next had started.
+    space = load_space(write_space(tmp_path, trials=4, warm_start=[], train=TRAIN | {"epochs": 4},
+                                   vary={"sharing": {"positions": ["conv1", "conv2"], "patterns": ["none", "stage"]}}))
+    lines = []
+    summary = run_search(space, tmp_path / "exp", Resources(cpus_per_trial=0.5), log=lines.append)
+    assert summary["slots"] == 4 and summary["trained"] == 4
+    assert _most_at_once(tmp_path / "exp") == 4, [x.get("wall_time_s") for x in rows(tmp_path / "exp")]
+
+
+def test_an_experiment_from_before_the_resolved_stage_choices_still_resumes(tmp_path):
+    # space.yaml now shows each stage's depth and width choices; one written before must still resume,
+    # and a changed choice must still be refused.
+    from nas.driver import _prepare_folder
+    from nas.space import RESOLVED_LATER
+
+    space = load_space(write_space(tmp_path, vary={"depth": [1, 2]}))
+    exp = tmp_path / "exp"
+    _prepare_folder(space, exp, resume=False, log=lambda m: None)
+    saved = yaml.safe_load((exp / "space.yaml").read_text())
+    assert saved["resolved"]["depth"] == [[1, 2], [1, 2]]
+    for key in RESOLVED_LATER:  # as an older version wrote it
+        del saved["resolved"][key]
+    (exp / "space.yaml").write_text(yaml.safe_dump(saved))
+    assert _prepare_folder(space, exp, resume=True, log=lambda m: None) == space
+    other = load_space(write_space(tmp_path, vary={"depth": [1, 3]}))
+    _prepare_folder(space, tmp_path / "new", resume=False, log=lambda m: None)
+    with pytest.raises(Exception, match="the search space changed"):
+        _prepare_folder(other, tmp_path / "new", resume=True, log=lambda m: None)

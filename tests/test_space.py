@@ -1,4 +1,6 @@
 """Every malformed space gets one clear line per problem: file, key path, expectation."""
+from pathlib import Path
+
 import pytest
 import yaml
 
@@ -96,3 +98,39 @@ def test_bad_base_spec_names_the_key():
 def test_shipped_spaces_load(name):
     s = load_space(f"search_spaces/{name}.yaml")
     assert s.trials >= 1 and s.objectives
+
+
+@pytest.mark.parametrize("written,meant", [("nsgaii", "nsga2"), ("NSGA-II", "nsga2"), ("nsga_iii", "nsga3"),
+                                           ("TPE", "tpe"), ("Random", "random")])
+def test_a_name_spelled_another_way_gets_that_name(written, meant):
+    # `nsgaii` once got "did you mean 'nsga3'?": edit distance ties it with nsga2.
+    with pytest.raises(SpaceError, match=rf"got '{written}' \(did you mean '{meant}'\?\)"):
+        parse_space(_with("sampler.name", written), "bad.yaml")
+
+
+@pytest.mark.parametrize("key,value,expected", [
+    ("epochs", -3, "bad.yaml: train.epochs: must be a positive integer, got -3"),
+    ("batch_size", 0, "bad.yaml: train.batch_size: must be a positive integer, got 0"),
+    ("lr", -0.1, "bad.yaml: train.lr: must be positive, got -0.1"),
+    ("label_smoothing", 1.5, "bad.yaml: train.label_smoothing: must be in [0, 1), got 1.5"),
+    ("epocs", 3, "bad.yaml: train.epocs: unknown key; did you mean 'epochs'?"),
+])
+def test_a_bad_train_value_is_named_by_its_key_in_the_space(key, value, expected):
+    # A negative train.epochs was reported under "train: recipe.epochs".
+    with pytest.raises(SpaceError) as e:
+        parse_space(_with(f"train.{key}", value), "bad.yaml")
+    assert expected in str(e.value)
+
+
+def test_shipped_digits_spaces_state_their_real_validation_size():
+    # quickstart.yaml said "360 validation images" where the run has 359.
+    import re
+
+    from sharesnet.data import load_data
+
+    for path in (Path(__file__).resolve().parents[1] / "search_spaces").glob("*.yaml"):
+        stated = re.search(r"# ([\d,]+) validation images", path.read_text())
+        space = load_space(path)
+        if stated and space.data.dataset == "digits":
+            data = load_data(**space.data.load_kwargs())
+            assert int(stated[1].replace(",", "")) == len(data.val), path.name

@@ -41,8 +41,21 @@ def test_digits_learns_well_above_chance(digits):
 
 
 def test_train_plus_val_reports_no_val_and_test_only_on_request(digits):
-    r = train(TINY, dataclasses.replace(QUICK, epochs=1), digits, train_on="train+val")
+    lines = []
+    r = train(TINY, dataclasses.replace(QUICK, epochs=1), digits, train_on="train+val", log=lines.append)
     assert r.val_acc_best is None and r.history[0]["val_acc"] is None and r.test_acc is None
+    assert any(line.startswith("epoch 1/1 train loss ") and " acc " in line and " val " not in line for line in lines)
+
+
+def test_epoch_lines_name_every_number(digits):
+    # `train 2.822/0.133` did not say which number was the loss and which the accuracy.
+    import re
+
+    lines = []
+    train(TINY, dataclasses.replace(QUICK, epochs=1), digits, log=lines.append)
+    (line,) = [x for x in lines if x.startswith("epoch ")]
+    assert re.fullmatch(r"epoch 1/1 train loss \d\.\d{3} acc \d\.\d{3} val loss \d\.\d{3} acc \d\.\d{3} "
+                        r"lr \d\.\d{4} \d+ img/s \d+\.\ds", line), line
 
 
 def test_same_seed_same_init_and_result(digits):

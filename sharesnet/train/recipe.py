@@ -18,7 +18,12 @@ BASE_BATCH = 128
 
 
 class RecipeError(ValueError):
-    """An invalid recipe; the message names the key."""
+    """An invalid recipe; the message names the key. `key` and `detail` let a caller that holds the
+    recipe under another name (a search space's `train:`) report it under its own key path."""
+
+    def __init__(self, message: str, key: str | None = None, detail: str | None = None):
+        super().__init__(message)
+        self.key, self.detail = key, detail or message
 
 
 @dataclass(frozen=True)
@@ -74,7 +79,8 @@ class Recipe:
         known = [f.name for f in dataclasses.fields(cls)]
         for key in d:
             if key not in known:
-                raise RecipeError(f"{where}: unknown key '{key}'; {did_you_mean(key, known)}")
+                hint = did_you_mean(key, known)
+                raise RecipeError(f"{where}: unknown key '{key}'; {hint}", key=key, detail=f"unknown key; {hint}")
         return cls(**d)
 
 
@@ -95,8 +101,10 @@ def _validate(r: Recipe) -> None:
     ]
     for key, ok, want in checks:
         if not ok:
-            raise RecipeError(f"recipe.{key}: must be {want}, got {getattr(r, key)!r}")
+            detail = f"must be {want}, got {getattr(r, key)!r}"
+            raise RecipeError(f"recipe.{key}: {detail}", key=key, detail=detail)
     late = [m for m in r.milestones if m >= max(1, r.epochs)]
     if late:  # a milestone the run never reaches means an lr that never decays
-        raise RecipeError(f"recipe.milestones: {late[0]:g} is not below epochs ({r.epochs}), so the lr would "
-                          "never decay there; give milestones below epochs, or as fractions of the run (< 1)")
+        detail = (f"{late[0]:g} is not below epochs ({r.epochs}), so the lr would never decay there; give "
+                  "milestones below epochs, or as fractions of the run (< 1)")
+        raise RecipeError(f"recipe.milestones: {detail}", key="milestones", detail=detail)

@@ -151,6 +151,7 @@ def _memory_peak(dev: torch.device, start: int) -> int:
 
 
 def _line(m: dict[str, Any], epochs: int) -> str:
-    val = f" val {m['val_loss']:.3f}/{m['val_acc']:.3f}" if m["val_acc"] is not None else ""
-    return (f"epoch {m['epoch']}/{epochs} train {m['train_loss']:.3f}/{m['train_acc']:.3f}{val} "
+    """`epoch 3/10 train loss 1.234 acc 0.567 val loss ... acc ... lr ...`: every number named."""
+    val = f" val loss {m['val_loss']:.3f} acc {m['val_acc']:.3f}" if m["val_acc"] is not None else ""
+    return (f"epoch {m['epoch']}/{epochs} train loss {m['train_loss']:.3f} acc {m['train_acc']:.3f}{val} "
             f"lr {m['lr']:.4f} {m['images_per_s']:.0f} img/s {m['epoch_time_s']:.1f}s")
