@@ -20,11 +20,8 @@ Examples:
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from nas.fidelity_cli import fidelity_main  # noqa: E402
+from nas.cli.fidelity import fidelity_main
 
 if __name__ == "__main__":
     sys.exit(fidelity_main(sys.argv[1:], __doc__))

@@ -10,4 +10,6 @@
 # PYTHON picks the interpreter (default: python3, the GPU machine's, or the active venv's).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# The project's packages import from here, installed or not (a GPU machine may run it from a copy).
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 exec "${PYTHON:-python3}" scripts/gpu_check.py "$@"

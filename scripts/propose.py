@@ -22,11 +22,8 @@ Examples:
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from nas.propose_cli import propose_main  # noqa: E402
+from nas.cli.propose import propose_main
 
 if __name__ == "__main__":
     sys.exit(propose_main(sys.argv[1:], __doc__))

@@ -10,13 +10,9 @@ Examples:
 """
 from __future__ import annotations
 
-import argparse
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from nas.search_cli import search_main  # noqa: E402
+from nas.cli.search import search_main
 
 if __name__ == "__main__":
     sys.exit(search_main(sys.argv[1:], __doc__))

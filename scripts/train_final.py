@@ -20,11 +20,8 @@ Examples:
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from nas.final_cli import final_main  # noqa: E402
+from nas.cli.final import final_main
 
 if __name__ == "__main__":
     sys.exit(final_main(sys.argv[1:], __doc__))

@@ -5,7 +5,6 @@ import difflib
 import re
 from typing import Iterable
 
-
 MIN_CONTAINED = 3  # shorter words ('a', 'lr') are inside too many names to point at one
 
 

@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from nas.datacheck import check_data
-from nas.sampling import decode, smallest
-from nas.schema import SpaceError
-from nas.space import parse_space
+from nas.space.codec import decode, smallest
+from nas.space.config import parse_space
+from nas.space.datacheck import check_data
+from nas.space.problems import SpaceError
 from sharesnet import build_model, count_flops, count_params
 from tests.test_data import write_imagefolder
 from tests.test_search import BASE, TRAIN, write_space

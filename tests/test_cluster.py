@@ -17,9 +17,9 @@ from pathlib import Path
 import optuna
 import pytest
 
-from nas.cluster import connect
-from nas.resources import Resources, ResourceError
-from nas.storage import check_shared_folder, probe_node
+from nas.run.cluster import connect
+from nas.run.resources import ResourceError, Resources
+from nas.run.shared_folder import check_shared_folder, probe_node
 from sharesnet.train.checkpoint import saved_epoch
 from tests.test_search import ROOT, TRAIN, rows, write_space
 

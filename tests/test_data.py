@@ -12,7 +12,6 @@ from sharesnet.data.errors import NotInMemory
 from sharesnet.data.imagefolder import decode_imagefolder
 from sharesnet.data.splits import stratified_split
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import yaml
 
-from nas.space import DataConfig, SamplerConfig, SharingConfig, TOP_KEYS, parse_space
+from nas.space.config import TOP_KEYS, DataConfig, SamplerConfig, SharingConfig, parse_space
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "search_spaces/README.md"

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from nas.export import export_experiment, figure, log_ticks, next_steps, si
-from nas.space import load_space
+from nas.report.export import export_experiment, figure, log_ticks, next_steps, si
+from nas.space.config import load_space
 from sharesnet import get_spec, masks
 from sharesnet.rules import paper_sharing
 
@@ -171,7 +171,7 @@ def test_export_script_prints_summary_and_next_steps(exported, capsys):
 def test_baselines_are_exported_and_selectable_for_retraining(exported):
     # The plain and paper nets are what a front is judged against: pareto.yaml carries them,
     # and train_final.py --select all,plain,paper retrains them beside the front, each once.
-    from nas.final import from_pareto
+    from nas.retrain.jobs import from_pareto
 
     exp, doc, _ = exported
     assert {t: e["arch_id"] for t, e in doc["baselines"].items()} == \

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from nas import rankstats
-from nas.fidelity import find_final, plan_tasks
-from nas.fidelity_plan import load_plan, parse_plan
-from nas.matched import matched_plain
-from nas.schema import SpaceError
+from nas.bench.fidelity import find_final, plan_tasks
+from nas.bench.fidelity_plan import load_plan, parse_plan
+from nas.report import rankstats
+from nas.space.matched import matched_plain
+from nas.space.problems import SpaceError
 from sharesnet.registry import get_spec
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from nas.export import export_experiment
-from nas.pareto import dominates
+from nas.report.export import export_experiment
+from nas.report.pareto import dominates
 from sharesnet import ArchSpec
 from sharesnet.data import load_data
 from sharesnet.train import get_recipe, load_checkpoint, train

@@ -17,9 +17,9 @@ import pytest
 import torch
 import yaml
 
-from nas.final_cli import final_main
-from nas.final_results import accuracy_text
-from nas.space import DataConfig
+from nas.cli.final import final_main
+from nas.retrain.results import accuracy_text
+from nas.space.config import DataConfig
 from sharesnet import build_model, count_flops
 from sharesnet.spec import ArchSpec, StageSpec
 from sharesnet.train.schedule import lr_factor
@@ -160,7 +160,7 @@ def test_accuracy_shows_its_number_of_seeds():
 # --- D. epochs keep the recipe's shape ------------------------------------------------------
 
 def test_search_space_epochs_scale_the_recipe(tmp_path):
-    from nas.space import load_space
+    from nas.space.config import load_space
 
     path = tmp_path / "space.yaml"
     path.write_text(yaml.safe_dump({"name": "s", "data": {"dataset": "digits"}, "base": {"preset": "cifar_resnet20"},
@@ -185,7 +185,7 @@ def test_epochs_override_reaches_the_header(capsys, tmp_path):
     ("fast", 1, "1 epoch, batch 256, cosine lr after a warm-up of 0.5 epochs (capped at half the run)"),
 ])
 def test_the_schedule_line_says_what_the_trainer_does(recipe, epochs, says):
-    from nas.final_cli import _schedule
+    from nas.cli.final import _schedule
     from sharesnet.train import get_recipe
 
     assert _schedule(get_recipe(recipe, epochs=epochs)) == says
@@ -223,8 +223,8 @@ def test_bad_values_are_one_line_errors(tmp_path, args, says):
 
 
 def test_space_base_preset_gets_the_same_hint(tmp_path):
-    from nas.schema import SpaceError
-    from nas.space import load_space
+    from nas.space.config import load_space
+    from nas.space.problems import SpaceError
 
     path = tmp_path / "space.yaml"
     path.write_text(yaml.safe_dump({"name": "s", "data": {"dataset": "digits"}, "base": {"preset": "resnet20"},

@@ -1,7 +1,7 @@
 """The retrained nets against the baselines: pooled seed noise, intervals, dominance verdicts."""
 import pytest
 
-from nas.final_compare import compare, half_width, markdown, pooled_noise, verdict
+from nas.retrain.compare import compare, half_width, markdown, pooled_noise, verdict
 
 
 def _group(label, accs, params, flops, baseline=None):

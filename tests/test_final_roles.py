@@ -10,9 +10,9 @@ import json
 import pytest
 import yaml
 
-from nas.final_cli import final_main
-from nas.final_roles import Export, Role, describe_exports, export_tags, role_of, role_text
-from nas.space import DataConfig
+from nas.cli.final import final_main
+from nas.retrain.roles import Export, Role, describe_exports, export_tags, role_of, role_text
+from nas.space.config import DataConfig
 from sharesnet.spec import ArchSpec, StageSpec
 
 DATA = dataclasses.asdict(DataConfig(dataset="digits", limit=300, val_fraction=0.2))
@@ -78,8 +78,8 @@ def test_two_exports_retrained_into_one_folder_name_each_net_by_arch_id(tmp_path
 
 
 def test_the_plot_labels_each_net_once_by_arch_id(tmp_path, capsys, one_thread):
-    from nas.final_plot import figure
-    from nas.final_results import _groups, collect
+    from nas.retrain.plot import figure
+    from nas.retrain.results import _groups, collect
 
     extended = _export(tmp_path / "b.yaml", 28, [Z, X, Y], plain_rank=4)
     _final(capsys, "--pareto", extended, "--select", "all,plain", "--recipe", "fast", "--epochs", "1", "--out",
@@ -142,8 +142,8 @@ def test_an_empty_front_is_named_as_such_before_anything_starts(tmp_path, capsys
 
 
 def test_the_baselines_of_an_empty_front_are_still_retrainable(tmp_path):
-    from nas.final import from_pareto
-    from nas.schema import SpaceError
+    from nas.retrain.jobs import from_pareto
+    from nas.space.problems import SpaceError
 
     pareto = tmp_path / "pareto.yaml"
     pareto.write_text(yaml.safe_dump({"n_candidates": 1, "front": [], "baselines": {"plain": _entry(PLAIN, 1, "plain")}}))

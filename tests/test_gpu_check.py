@@ -10,11 +10,10 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
+from nas.bench.gpu_check import Check, Section, Step, StepError
+from nas.bench.gpu_measure import GpuSampler, parse_sample
 
-from gpu_check import Check, Section, Step, StepError  # noqa: E402
-from gpu_measure import GpuSampler, parse_sample  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 # What nvidia-smi prints, for the calls the check makes: -L, the header query, the -lms sampler.
 FAKE_NVIDIA_SMI = """#!/usr/bin/env bash

@@ -6,10 +6,10 @@ import pytest
 import torch
 from PIL import Image
 
-from nas.candidate import costs
-from nas.datacheck import check_data
-from nas.schema import SpaceError
-from nas.space import DataConfig, parse_space
+from nas.search.candidate import costs
+from nas.space.config import DataConfig, parse_space
+from nas.space.datacheck import check_data
+from nas.space.problems import SpaceError
 from sharesnet import build_model
 from sharesnet.data import DataError, load_data
 from sharesnet.data.errors import ImageSizeError
@@ -44,8 +44,8 @@ def test_64px_folder_resolves_to_64_and_is_costed_there(tmp_path, image_size):
     lines = []
     space = check_data(space_for(root, image_size), lines.append)
     assert space.data.image_size == 64 and space.data.input_size == (3, 64, 64)
-    assert lines == [f"[search] data: imagefolder, 15 train / 3 validation images, 3x64x64 in memory "
-                     f"(split seed 0); the test split is not used by the search"]
+    assert lines == ["[search] data: imagefolder, 15 train / 3 validation images, 3x64x64 in memory "
+                     "(split seed 0); the test split is not used by the search"]
     params, flops64 = costs(space.base, space.data.input_size)
     _, flops32 = costs(space.base, (3, 32, 32))
     assert 3.9 < flops64 / flops32 < 4.01  # convs scale with the pixels; the classifier does not

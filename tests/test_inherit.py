@@ -7,15 +7,16 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-
 from conftest import random_valid_masks, tiny_spec
-from nas.candidate import recipe_hash
-from nas.inherit import largest_parent
-from nas.inherit_bench import RandomChoices
-from nas.sampling import decode
-from nas.schema import SpaceError
-from nas.space import parse_space
-from sharesnet import build_model, masks as M
+
+from nas.bench.inherit import RandomChoices
+from nas.run.inheritance import largest_parent
+from nas.search.candidate import recipe_hash
+from nas.space.codec import decode
+from nas.space.config import parse_space
+from nas.space.problems import SpaceError
+from sharesnet import build_model
+from sharesnet import masks as M
 from sharesnet.data import load_data
 from sharesnet.inherit import InheritError, inherit_state
 from sharesnet.spec import StageSpec
@@ -172,12 +173,12 @@ def test_random_masks_inherit_from_their_unshared_net(rng):
 def test_search_trains_the_parent_once_and_every_candidate_inherits(tmp_path):
     import ray
 
-    from nas.datacheck import check_data
-    from nas.driver import Resources, run_search
+    from nas.run.driver import Resources, run_search
+    from nas.space.datacheck import check_data
 
     path = tmp_path / "space.yaml"
     path.write_text(yaml.safe_dump(space_dict(inherit={"finetune_epochs": 1})))
-    from nas.space import load_space
+    from nas.space.config import load_space
 
     space, exp, lines = load_space(path), tmp_path / "exp", []
     # A parent cut off after its first epoch, as a stopped search leaves it: the search continues it.
@@ -206,7 +207,7 @@ def test_search_trains_the_parent_once_and_every_candidate_inherits(tmp_path):
 
 
 def test_bench_compare_and_choice():
-    from nas.inherit_bench import choose, compare
+    from nas.bench.inherit import choose, compare
 
     s = compare([0.9, 0.8, 0.7, 0.6], [0.85, 0.8, 0.6, 0.65], [4, 3, 2, 1])
     assert s["kendall_tau"] == pytest.approx(2 / 3) and s["spearman"] == pytest.approx(0.8)
@@ -239,10 +240,10 @@ def test_bench_smoke_prints_the_last_line_and_resumes(tmp_path):
 def test_bench_takes_a_searchs_trainings_as_scratch_only_for_the_same_recipe_and_data(tmp_path):
     # A search's trainings are the bench's scratch trainings (same trial recipe, data, seed):
     # --scratch-from reads them, and refuses a search run under another recipe or data.
-    from nas.driver import _prepare_folder
-    from nas.inherit_bench import searched
-    from nas.journal import Journal
-    from nas.space import load_space
+    from nas.bench.inherit import searched
+    from nas.run.driver import _prepare_folder
+    from nas.search.journal import Journal
+    from nas.space.config import load_space
 
     path = tmp_path / "space.yaml"
     path.write_text(yaml.safe_dump(space_dict()))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from nas.outdir import OutDirError, check_writable
+from nas.cli.outdir import OutDirError, check_writable
 from tests.test_search import write_space
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,4 +1,4 @@
-"""Tests for nas.pareto: dominance, non-dominated sorting and exact hypervolume."""
+"""Tests for nas.report.pareto: dominance, non-dominated sorting and exact hypervolume."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from nas.pareto import (
+from nas.report.pareto import (
     Objective,
     default_bounds,
     hypervolume,

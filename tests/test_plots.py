@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from nas.export import figure as pareto_figure
-from nas.final_plot import figure as final_figure
-from nas.final_results import _groups, collect
-from nas.plot_labels import overlapping
+from nas.report.export import figure as pareto_figure
+from nas.report.plot_labels import overlapping
+from nas.retrain.plot import figure as final_figure
+from nas.retrain.results import _groups, collect
 from tests.test_export import ROWS
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -7,14 +7,14 @@ import pytest
 import torch
 import yaml
 
-from nas.candidate import costs
-from nas.final_cli import final_main
-from nas.propose import default_templates, soft_spec
-from nas.propose_cli import propose_main
-from nas.proposals import read_proposals
-from nas.sampling import encode, warm_start_specs
-from nas.schema import SpaceError
-from nas.space import load_space, parse_space
+from nas.cli.final import final_main
+from nas.cli.propose import propose_main
+from nas.propose.proposals import read_proposals
+from nas.propose.run import default_templates, soft_spec
+from nas.search.candidate import costs
+from nas.space.codec import encode, warm_start_specs
+from nas.space.config import load_space, parse_space
+from nas.space.problems import SpaceError
 from sharesnet import ArchSpec, build_model
 from sharesnet.similarity import propose
 from sharesnet.train import load_checkpoint
@@ -102,7 +102,7 @@ def test_a_rerun_reuses_the_trained_soft_net(run, tmp_path):
 
 
 def test_proposals_are_warm_starts_and_the_unexpressible_are_skipped(run, tmp_path):
-    from nas.driver import _enqueue_warm_starts
+    from nas.run.driver import _enqueue_warm_starts
 
     _, out, _ = run
     space = parse_space(SPACE | {"warm_start": ["plain", "paper", {"proposals": str(out)}]}, "s.yaml")
@@ -169,7 +169,7 @@ def test_train_final_retrains_the_proposals_and_the_soft_net(run, tmp_path, caps
 
 
 def test_the_search_trainable_trains_a_soft_net(monkeypatch, tmp_path):
-    import nas.trainable as trainable
+    import nas.run.trainable as trainable
 
     reports = []
     monkeypatch.setattr(trainable.tune, "report", reports.append)

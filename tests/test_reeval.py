@@ -5,11 +5,13 @@ import json
 import pytest
 import yaml
 
-from nas import noise_report, rankstats, reeval
-from nas.driver import Resources, run_search
-from nas.export import export_experiment
-from nas.schema import SpaceError
-from nas.space import ReevalConfig, load_space, parse_space
+from nas.report import noise as noise_report
+from nas.report import rankstats
+from nas.report.export import export_experiment
+from nas.run.driver import Resources, run_search
+from nas.search import reeval
+from nas.space.config import ReevalConfig, load_space, parse_space
+from nas.space.problems import SpaceError
 from tests.test_search import rows, write_space
 
 

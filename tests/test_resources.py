@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from nas.resources import Resources, ResourceError, check_fits, check_local, default_gpus_per_trial, slots
+from nas.run.resources import ResourceError, Resources, check_fits, check_local, default_gpus_per_trial, slots
 from tests.test_search import write_space
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -44,7 +44,7 @@ FINALS = sorted(RESULTS.glob("**/final_results.md"))
 def test_committed_final_tables_rebuild_from_the_committed_job_results(table, tmp_path):
     """Every number in final_results.md/.csv comes from the committed result.json files, whatever
     order a clone gives their files."""
-    from nas.final_results import summarise
+    from nas.retrain.results import summarise
 
     for f in table.parent.glob("*/seed-*/*"):
         if f.suffix in (".json", ".csv"):

@@ -1,9 +1,9 @@
 import optuna
 import pytest
 
-from nas.candidate import evaluate_costs
-from nas.sampling import decode, encode, legalise, warm_start_specs
-from nas.space import parse_space
+from nas.search.candidate import evaluate_costs
+from nas.space.codec import decode, encode, legalise, warm_start_specs
+from nas.space.config import parse_space
 from sharesnet import build_model, count_params, get_spec
 from sharesnet import masks as M
 
@@ -67,9 +67,9 @@ def test_a_resumed_search_does_not_replay_the_first_runs_proposals(tmp_path, sam
     # the three trainings the stop had cut off), each a wasted, reused proposal.
     import optuna
 
-    from nas.journal import Journal
-    from nas.searcher import ShareSearch
-    from nas.space import parse_space
+    from nas.search.journal import Journal
+    from nas.search.searcher import ShareSearch
+    from nas.space.config import parse_space
 
     raw = {"base": {"preset": "cifar_resnet20"}, "vary": {"depth": [1, 2, 3]}, "sampler": {"name": sampler}}
     space = parse_space(raw)
@@ -140,8 +140,8 @@ def test_repeats_are_resampled_not_told_again(tmp_path, repeats):
     # Two shareable positions of two blocks: a handful of architectures, so a random sampler
     # repeats itself soon. Under `resample` a repeat is closed as FAIL (the samplers skip it)
     # and the sampler asked again; under `reuse` (the old way) it took a sampler slot.
-    from nas.journal import Journal
-    from nas.searcher import ShareSearch
+    from nas.search.journal import Journal
+    from nas.search.searcher import ShareSearch
 
     raw = {"data": {"dataset": "digits"},
            "base": {"spec": {"stem_width": 8, "stages": [{"depth": 2, "width": 8, "stride": 1},
@@ -185,7 +185,7 @@ def test_repeats_are_resampled_not_told_again(tmp_path, repeats):
      "vary.sharing.patterns"),
 ])
 def test_a_warm_start_the_space_cannot_express_is_told_which_choice_is_missing(vary, tag, says):
-    from nas.sampling import missing_choice
+    from nas.space.codec import missing_choice
 
     space = parse_space({**SPACE, "vary": vary, "constraints": {}}, "s.yaml")
     spec = warm_start_specs(space)[tag]
@@ -194,9 +194,9 @@ def test_a_warm_start_the_space_cannot_express_is_told_which_choice_is_missing(v
 
 def test_the_search_journals_an_inexpressible_warm_start_so_the_export_says_why(tmp_path):
     # The export said "not evaluated (yet)" for a warm start the search knew it could not express.
-    from nas.driver import _enqueue_warm_starts
-    from nas.export import where_is
-    from nas.journal import Journal
+    from nas.report.export import where_is
+    from nas.run.driver import _enqueue_warm_starts
+    from nas.search.journal import Journal
 
     space = parse_space({**SPACE, "vary": {"sharing": {"patterns": ["none", "stage"]}}, "constraints": {}}, "s.yaml")
     journal, lines = Journal(tmp_path), []

@@ -12,10 +12,10 @@ import optuna
 import pytest
 import yaml
 
-from nas.driver import Resources, run_search
-from nas.sampling import decode
-from nas.space import load_space
-from nas.trainable import FAULT_ENV
+from nas.run.driver import Resources, run_search
+from nas.run.trainable import FAULT_ENV
+from nas.space.codec import decode
+from nas.space.config import load_space
 from sharesnet import ArchSpec
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -138,7 +138,7 @@ def _trained(exp: Path) -> int:
 def test_an_experiment_from_before_the_sampler_options_resumes_as_it_began(tmp_path):
     # Its space.yaml has no sampler.encoding / sampler.repeats: resuming it with the new
     # defaults would change how its Optuna study is told repeats, so it goes on as it started.
-    from nas.driver import _prepare_folder
+    from nas.run.driver import _prepare_folder
 
     space = load_space(write_space(tmp_path))
     exp = tmp_path / "exp"
@@ -180,7 +180,7 @@ def test_asha_early_stopping_marks_and_excludes(tmp_path, ray_session):
         assert x["epochs"] == 3 if x["status"] == "ok" else x["epochs"] < 3
     progress = list((exp / "ray").glob("run-1/trial_*/progress.csv"))
     assert any(len(p.read_text().splitlines()) > 2 for p in progress), "trials report every epoch under ASHA"
-    from nas.export import export_experiment
+    from nas.report.export import export_experiment
 
     front = export_experiment(exp, log=lambda m: None)["front"]
     stopped = {x["arch_id"] for x in r if x["status"] == "early_stopped"}
@@ -190,7 +190,7 @@ def test_asha_early_stopping_marks_and_excludes(tmp_path, ray_session):
 
 
 def test_classify():
-    from nas.searcher import classify
+    from nas.search.searcher import classify
 
     assert classify({"status": "ok", "epoch": 3}, False, 3) == ("ok", "")
     assert classify({"status": "failed", "reason": "diverged: x"}, False, 3) == ("failed", "diverged: x")
@@ -278,9 +278,9 @@ def _checkpointed(exp: Path) -> list[Path]:
 
 def test_long_trials_show_epoch_progress_with_speed_and_eta(tmp_path, ray_session, monkeypatch):
     # A CIFAR trial runs for minutes: the search must show its epochs, images/s and an ETA.
-    import nas.driver
+    import nas.run.driver
 
-    monkeypatch.setattr(nas.driver, "PROGRESS_EVERY_S", 0.0)  # every epoch counts as "long" here
+    monkeypatch.setattr(nas.run.driver, "PROGRESS_EVERY_S", 0.0)  # every epoch counts as "long" here
     space = load_space(write_space(tmp_path, trials=2, warm_start=[], train=TRAIN | {"epochs": 3}))
     lines = []
     run_search(space, tmp_path / "exp", Resources(cpus_per_trial=1), log=lines.append)
@@ -323,8 +323,8 @@ def test_fractional_cpus_per_trial_fill_every_slot(tmp_path, ray_session):
 def test_an_experiment_from_before_the_resolved_stage_choices_still_resumes(tmp_path):
     # space.yaml now shows each stage's depth and width choices; one written before must still resume,
     # and a changed choice must still be refused.
-    from nas.driver import _prepare_folder
-    from nas.space import RESOLVED_LATER
+    from nas.run.driver import _prepare_folder
+    from nas.space.config import RESOLVED_LATER
 
     space = load_space(write_space(tmp_path, vary={"depth": [1, 2]}))
     exp = tmp_path / "exp"

@@ -4,8 +4,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from nas.schema import SpaceError
-from nas.space import load_space, parse_space
+from nas.space.config import load_space, parse_space
+from nas.space.problems import SpaceError
 
 GOOD = {
     "name": "t", "data": {"dataset": "digits"}, "base": {"preset": "cifar_resnet20"},

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections import Counter
 import tempfile
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sharesnet.data.errors import DataError, NotInMemory
 from sharesnet.data.decoded import Decoded
+from sharesnet.data.errors import DataError, NotInMemory
 
 EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
 CACHE_DIR = ".sharesnet-cache"

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -16,9 +16,9 @@ from torch import nn
 from sharesnet.data import Augment, DataBundle, Split
 from sharesnet.model import build_model
 from sharesnet.spec import ArchSpec
+from sharesnet.train.evaluate import evaluate_model
 from sharesnet.train.recipe import Recipe
 from sharesnet.train.result import DivergedError
-from sharesnet.train.evaluate import evaluate_model
 from sharesnet.train.schedule import lr_factor
 
 CHECK_EVERY = 50  # steps between host-side non-finite checks

@@ -10,7 +10,6 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
-
 from sharesnet.hints import did_you_mean
 
 Schedule = Literal["cosine", "multistep"]

@@ -1,0 +1,329 @@
+"""Pareto export of an experiment folder: pareto.yaml, pareto.csv, pareto.png, a summary.
+
+Works on a finished, running or interrupted search: it reads only the journal and the
+resolved space. Failed, rejected, early-stopped and reused rows are not candidates
+(a reused row repeats an evaluated architecture). Ranks are 1-based: rank 1 is the
+Pareto front, rank 2 the front of what remains, and so on. A front member's `#` is its
+index in pareto.yaml's `front` list, the number `scripts/train_final.py --select` takes.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import shlex
+from pathlib import Path
+from typing import Callable
+
+import yaml
+
+from nas.report import noise as noise_report
+from nas.report.pareto import dominates, normalized_hypervolume
+from nas.search import reeval
+from nas.search.journal import Journal, atomic_write
+from sharesnet.spec import ArchSpec
+
+UNITS = {"params": "parameters", "flops": "fvcore FLOPs (1 multiply-add = 1 flop), batch 1", "val_acc": "fraction"}
+WARM_STARTS = {"paper": "The paper's ShaResNet", "plain": "The plain ResNet"}
+
+
+def export_experiment(exp_dir: str | Path, log: Callable[[str], None] = print) -> dict:
+    exp_dir = Path(exp_dir)
+    space_file = exp_dir / "space.yaml"
+    if not space_file.is_file():
+        raise FileNotFoundError(f"{exp_dir}: not an experiment folder (no space.yaml); pass the folder "
+                                f"that scripts/search.py created")
+    resolved = yaml.safe_load(space_file.read_text())["resolved"]
+    objectives = [tuple(o) for o in resolved["objectives"]]
+    names, modes = [n for n, _ in objectives], [d for _, d in objectives]
+    journal = Journal(exp_dir)
+    # A re-evaluated candidate's val_acc is its mean over seeds; the ranking uses that mean.
+    rows = reeval.aggregate(journal.candidates(), journal.rows, resolved["recipe"]["seed"])
+    ranked = reeval.ranked(rows, objectives)
+    front = [r for r in ranked if r["rank"] == 1]
+    spread = reeval.noise(ranked)
+    base = baselines(journal.rows, ranked)
+    judged = noise_report.judge(front, base, spread)
+    bounds = reference_bounds(resolved, names)
+    hv, hv_info = normalized_hypervolume([[r[n] for n in names] for r in front], modes, names, bounds) \
+        if front else (0.0, {})
+    doc = {"experiment": str(exp_dir), "objectives": [{"name": n, "direction": d, "unit": UNITS[n]} for n, d in objectives],
+           "hypervolume": {"value": hv, **hv_info}, "n_candidates": len(rows),
+           "noise": _noise(spread, ranked),
+           "front": [_entry(r, resolved) | j for r, j in zip(front, judged)],
+           "baselines": {tag: _entry(r, resolved) for tag, r in base.items()}}
+    atomic_write(exp_dir / "pareto.yaml", yaml.dump(doc, Dumper=_NoAliases, sort_keys=False))
+    atomic_write(exp_dir / "pareto.csv", _csv(ranked))
+    if rows:
+        _plot(ranked, front, exp_dir / "pareto.png", names)
+    where = [where_is(tag, journal.rows, ranked, front, names, modes, resolved.get("warm_start", []))
+             for tag in WARM_STARTS]
+    reevaluated = sum(r["n_seeds"] > 1 for r in ranked)
+    log(summary(front, ranked, hv, where, hv_info.get("objectives"),
+                noise_report.lines(front, judged, spread, reevaluated)))
+    return doc
+
+
+def _noise(spread, ranked: list[dict]) -> dict:
+    """pareto.yaml's statement of the search's own seed noise (null sd: not measured)."""
+    return {"seed_std": spread.sd if spread else None, "df": spread.df if spread else None,
+            "nets": sum(r["n_seeds"] > 1 for r in ranked), "unit": "val_acc, one seed to the next",
+            "rule": "two means differ beyond noise when the gap exceeds the 95% Student-t half-width "
+                    "for their numbers of seeds"}
+
+
+def reference_bounds(resolved: dict, names: list[str]) -> list[tuple[float, float]]:
+    """(worst, best) per objective, fixed by the space so that searches of it compare:
+    val_acc spans [0, 1]; a cost's worst is 1.1 x its budget, or 1.1 x the plain base's."""
+    from nas.search.candidate import costs
+    from nas.space.config import DataConfig
+
+    spec = ArchSpec.from_dict(resolved["base"]).unshared()
+    base = dict(zip(("params", "flops"), costs(spec, DataConfig(**resolved["data"]).input_size)))
+    budget = {"params": resolved.get("max_params"), "flops": resolved.get("max_flops")}
+    return [(0.0, 1.0) if n == "val_acc" else (1.1 * float(budget[n] or base[n]), 0.0) for n in names]
+
+
+def baselines(journal_rows: list[dict], ranked: list[dict]) -> dict[str, dict]:
+    """The evaluated warm starts (plain, paper) by tag, with their ranks: what a front is compared
+    with, so train_final.py can retrain them beside it (`--select all,plain,paper`)."""
+    by_arch = {r["arch_id"]: r for r in ranked}
+    found = {}
+    for row in journal_rows:
+        tag = row.get("warm_start")
+        if tag in WARM_STARTS and row["status"] == "ok" and row["arch_id"] in by_arch:
+            found.setdefault(tag, by_arch[row["arch_id"]])
+    return found
+
+
+def _entry(r: dict, resolved: dict) -> dict:
+    """One front member, buildable on its own: spec, recipe, seeds, measured objectives."""
+    return {"rank": r["rank"], "arch_id": r["arch_id"], "trial_id": r["trial_id"], "val_acc": r["val_acc"],
+            "val_acc_std": r["val_acc_std"], "n_seeds": r["n_seeds"], "val_acc_seeds": r["val_acc_seeds"],
+            "params": r["params"], "flops": r["flops"], "sharing": r["sharing"], "warm_start": r.get("warm_start"),
+            "seed": resolved["recipe"]["seed"], "split_seed": resolved["data"]["split_seed"],
+            "data": resolved["data"], "recipe": resolved["recipe"], "spec": r["spec"],
+            # val_acc came from the parent's weights + a fine-tune, not from `recipe` alone
+            **({"inherit": resolved["inherit"]} if resolved.get("inherit") else {})}
+
+
+class _NoAliases(yaml.SafeDumper):
+    """Write repeated blocks (data, recipe) in full: each front entry stands alone."""
+
+    def ignore_aliases(self, data):
+        return True
+
+
+def _csv(ranked: list[dict]) -> str:
+    cols = ["rank", "arch_id", "trial_id", "val_acc", "val_acc_std", "n_seeds", "params", "flops", "sharing",
+            "warm_start"]
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore")
+    w.writeheader()
+    w.writerows(ranked)
+    return buf.getvalue()
+
+
+def shape(spec: dict) -> tuple[str, str]:
+    """(depth, width) of a spec dict as text: blocks per stage `3-3-3`, channels per stage `16-32-64`."""
+    return tuple("-".join(str(st[k]) for st in spec["stages"]) for k in ("depth", "width"))
+
+
+def summary(front: list[dict], ranked: list[dict], hv: float, where: list[str] = (),
+            box: list[dict] | None = None, noise: list[str] = ()) -> str:
+    if not front:  # no number to show: a hypervolume of 0 would read as a result
+        return "\n".join(["Pareto front: empty: no architecture finished its training with a result, so there is "
+                          "nothing to rank (trials.csv gives each trial's status and reason)", ""] + list(where))
+    lines = [f"Pareto front: {len(front)} of {len(ranked)} evaluated architectures (pareto.csv ranks them all: "
+             f"rank 1 = the Pareto front)", hypervolume_text(hv, box) if box else f"Hypervolume {hv:.4f}", "",
+             "Columns: # is the index in pareto.yaml's front, which `scripts/train_final.py --select` takes "
+             "(0-based); depth = blocks per stage; width = channels per stage.",
+             "",
+             "| # | arch_id | val_acc | params | FLOPs (fvcore, 1 MAC = 1 flop) | depth | width | sharing "
+             "| warm start |",
+             "|---:|---|---:|---:|---:|---|---|---|---|"]
+    for i, r in enumerate(front):
+        depth, width = shape(r["spec"])
+        lines.append(f"| {i} | `{r['arch_id']}` | {val_text(r)} | {r['params']:,} | {r['flops']:,} | "
+                     f"{depth} | {width} | {r['sharing']} | {r.get('warm_start') or ''} |")
+    return "\n".join(lines + [""] + list(where) + ([""] + list(noise) if noise else []))
+
+
+def val_text(r: dict) -> str:
+    """`0.6123` for one seed, `0.6123 ± 0.0100 (n=2)` for a re-evaluated candidate."""
+    n = r.get("n_seeds", 1)
+    return f"{r['val_acc']:.4f}" + (f" ± {r['val_acc_std']:.4f} (n={n})" if n > 1 else "")
+
+
+def hypervolume_text(hv: float, box: list[dict]) -> str:
+    """What the hypervolume measures: its scale and the box it is measured in."""
+    def point(key: str) -> str:
+        return ", ".join(f"{o['name']} {o[key]:g}" if o["name"] == "val_acc" else f"{o['name']} {o[key]:,.0f}"
+                         for o in box)
+    return (f"Hypervolume {hv:.4f}: the share of the box between the reference point ({point('worst')}) and the "
+            f"ideal point ({point('best')}) that the front dominates, so 1 would be a perfect net at no cost. The "
+            f"box is fixed by the space (a cost's worst is 1.1 x its budget, or x the plain base's), so searches "
+            f"of one space compare by it.")
+
+
+def select_example(n: int) -> str | None:
+    """A `--select` of some, not all, of a front of n entries (valid indices only); None for one entry."""
+    return None if n < 2 else "1" if n == 2 else f"0,{n - 1}"
+
+
+def where_is(tag: str, journal_rows: list[dict], ranked: list[dict], front: list[dict], names: list[str],
+             modes: list[str], listed: list[str]) -> str:
+    """One line: the rank of a warm start (plain or paper) and the front members that dominate it."""
+    label = WARM_STARTS[tag]
+    tried = [r for r in journal_rows if r.get("warm_start") == tag]
+    ok = {r["arch_id"] for r in tried if r["status"] == "ok"}  # a reused row names the architecture too
+    cand = next((r for r in ranked if r["arch_id"] in ok), None)
+    if cand is None:
+        if tried:
+            last = tried[-1]
+            why = f"{last['status']} ({last['reason']})" if last.get("reason") else last["status"]
+            why = last["reason"] if last["status"] == "invalid" and last.get("reason") else why
+            return f"{label} was not evaluated: {why}."
+        if tag not in listed:
+            return f"{label} was not evaluated: it is not in the space's warm_start list."
+        return f"{label} was not evaluated (yet): its training has not finished, or the space cannot express it."
+    desc = (f"{label} (`{cand['arch_id']}`, val_acc {val_text(cand)}, {cand['params']:,} params, "
+            f"{cand['flops']:,} FLOPs)")
+    if cand["rank"] == 1:
+        return f"{desc} is on the front: #{[r['arch_id'] for r in front].index(cand['arch_id'])}."
+    point = [cand[n] for n in names]
+    better = [f"#{i} `{r['arch_id']}`" for i, r in enumerate(front) if dominates([r[n] for n in names], point, modes)]
+    return f"{desc} has rank {cand['rank']}; dominated by {', '.join(better)}."
+
+
+def next_steps(exp_dir: Path, interrupted: bool = False) -> str:
+    """The lines printed after a search: where the front is, and the command that retrains it."""
+    exp_dir = Path(exp_dir)
+    pareto, png = exp_dir / "pareto.yaml", exp_dir / "pareto.png"
+    doc = (yaml.safe_load(pareto.read_text()) if pareto.is_file() else None) or {}
+    front = doc.get("front") or []
+    lines = []
+    if interrupted:
+        lines.append(f"The search was interrupted: this front is partial, drawn from the {doc.get('n_candidates', 0)} "
+                     f"architectures evaluated so far. Run the same command with --resume to finish it.")
+    if not front:
+        return "\n".join(lines + [f"No architecture finished its training, so there is no front to retrain; "
+                                  f"see {exp_dir / 'trials.csv'} for each trial's status and reason."])
+    dataset = yaml.safe_load((exp_dir / "space.yaml").read_text())["resolved"]["data"]["dataset"]
+    # Retrain with a full recipe, not the search's short one: `wrn` is the paper's CIFAR recipe
+    # (Boulch 2017, 200 epochs). Digits (1,797 8x8 images) is the offline smoke dataset: there
+    # 15 epochs of `fast` retrain a front in seconds on a CPU, as in the README's Quickstart.
+    recipe = "--recipe fast --epochs 15" if dataset == "digits" else "--recipe wrn"
+    lines += [f"Front: {pareto} ({len(front)} architecture(s); {pareto.with_suffix('.csv').name} ranks all "
+              f"{doc.get('n_candidates', len(front))} evaluated)"]
+    lines += [f"Plot:  {png}"] if png.is_file() else []
+    if interrupted:  # retraining a partial front is not the next step; finishing the search is
+        return "\n".join(lines)
+    base = [tag for tag in ("plain", "paper") if tag in (doc.get("baselines") or {})]
+    select, also = ",".join(["all"] + base), f" and the {' and '.join(base)} nets beside it" if base else ""
+    lines += [f"Next: retrain the front{also} on train+val and measure test accuracy:",
+              f"  python scripts/train_final.py --pareto {shlex.quote(str(pareto))} --select {select} {recipe}"]
+    some = select_example(len(front))
+    lines += [f"  (--select {some} retrains only the entries with those `#` in the table above)"] if some else []
+    return "\n".join(lines)
+
+
+# --- the plot ---------------------------------------------------------------------------
+
+
+def si(x: float) -> str:
+    """A tick label: 20000 -> 20k, 1500000 -> 1.5M, 2e9 -> 2G."""
+    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(x) >= scale:
+            return f"{x / scale:.3g}{suffix}"
+    return f"{x:.3g}"
+
+
+def log_ticks(lo: float, hi: float) -> list[float]:
+    """Tick values for a log axis on [lo, hi], enough to read a value anywhere on it: the
+    coarsest 1-2-5-like series with 5 ticks in range (decades alone: 4), else round linear steps."""
+    decades = range(math.floor(math.log10(lo)), math.floor(math.log10(hi)) + 1)
+    for subs, enough in (((1,), 4), ((1, 2, 5), 5), ((1, 2, 3, 5), 5), (range(1, 10), 5)):
+        ticks = [m * 10.0 ** e for e in decades for m in subs if lo <= m * 10.0 ** e <= hi]
+        if len(ticks) >= enough:
+            return ticks
+    import matplotlib.ticker
+
+    return [t for t in matplotlib.ticker.MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi)
+            if lo <= t <= hi]
+
+
+def _plot(ranked: list[dict], front: list[dict], path: Path, names: list[str]) -> None:
+    import matplotlib.pyplot as plt
+
+    fig = figure(ranked, front, names)
+    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def figure(ranked: list[dict], front: list[dict], names: list[str]):
+    """Validation accuracy against parameters and against FLOPs, front members labelled by #."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import matplotlib.ticker
+
+    # A cost every candidate shares (FLOPs when only sharing varies) gets no panel: it would be one column.
+    panels = [(c, t) for c, t in (("params", "parameters"), ("flops", "FLOPs (fvcore, 1 MAC = 1 flop)"))
+              if c in names or len({r[c] for r in ranked}) > 1] or [("params", "parameters")]
+    fig, axes = plt.subplots(1, len(panels), figsize=(max(8, 6 * len(panels)), 4.8), squeeze=False)
+    axes = list(axes[0])
+    rest = [r for r in ranked if r["rank"] > 1]
+    for ax, (cost, label) in zip(axes, panels):
+        line = sorted(front, key=lambda r: r[cost])
+        ax.scatter([r[cost] for r in rest], [r["val_acc"] for r in rest], c="0.7", s=18, label="evaluated")
+        ax.plot([r[cost] for r in line], [r["val_acc"] for r in line], "o-", c="tab:red", ms=6,
+                label="Pareto front, labelled by #" + ("" if cost in names else f" (in {', '.join(names)})"))
+        noisy = [r for r in line if r.get("n_seeds", 1) > 1]
+        if noisy:  # a re-evaluated member: its mean, ±1 seed std
+            ax.errorbar([r[cost] for r in noisy], [r["val_acc"] for r in noisy], yerr=[r["val_acc_std"] for r in noisy],
+                        fmt="none", ecolor="tab:red", alpha=0.6, capsize=3, label="±1 seed std (re-evaluated)")
+        for tag, marker, color in (("plain", "s", "tab:blue"), ("paper", "*", "tab:green")):
+            pts = [r for r in ranked if r.get("warm_start") == tag]
+            if pts:
+                ax.scatter([r[cost] for r in pts], [r["val_acc"] for r in pts], marker=marker, s=160,
+                           facecolors="none", edgecolors=color, linewidths=2,
+                           label={"plain": "plain ResNet", "paper": "paper's ShaResNet"}[tag])
+        ax.set_xscale("log")
+        ax.margins(0.1, 0.15)  # room for the labels of the outermost points
+        lo, hi = ax.get_xlim()
+        ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator(log_ticks(lo, hi)))
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: si(x)))
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # the major labels suffice
+        ax.set_xlim(lo, hi)
+        ax.set_xlabel(label)
+        ax.set_ylabel("validation accuracy")
+        ax.grid(alpha=0.3)
+    # One legend below the panels: inside an axes, even at loc="best", it covered a marker.
+    handles, texts = axes[-1].get_legend_handles_labels()
+    fig.legend(handles, texts, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
+    fig.suptitle("Validation accuracy against cost (# = index in pareto.yaml's front, as train_final.py "
+                 "--select takes it)", fontsize=10)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    for ax, (cost, _) in zip(axes, panels):  # last: labels are placed in the final pixels
+        _label_front(ax, front, ranked, cost)
+    return fig
+
+
+def _label_front(ax, front: list[dict], ranked: list[dict], cost: str) -> None:
+    """Write each front member's # beside its point, clear of other labels and markers; members at
+    one point share a label."""
+    from nas.report.plot_labels import place, point
+
+    at: dict[tuple, list[int]] = {}
+    for i, r in enumerate(front):
+        at.setdefault((r[cost], r["val_acc"]), []).append(i)
+    big = [point(r[cost], r["val_acc"], 10) for r in ranked if r.get("warm_start") in ("plain", "paper")]
+    dots = [point(r[cost], r["val_acc"], 4, weight=1) for r in ranked]
+    place(ax, [(x, y, ",".join(f"#{i}" for i in idx)) for (x, y), idx in at.items()], big + dots, fontsize=9,
+          fontweight="bold", color="tab:red",
+          bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8})

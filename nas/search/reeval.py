@@ -1,0 +1,87 @@
+"""Re-evaluation: the search's best candidates trained again with more seeds, before export.
+
+One seed of a short trial moves val_acc by more than the differences a search must rank, so
+a front from single trainings mixes real differences with luck (and favours the lucky). The
+top rung of successive halving answers this: the best candidates, by non-dominated rank and
+then val_acc, and the plain and paper baselines, train again with seeds seed+1, seed+2, ...
+until each has `seeds` of them; their val_acc becomes the mean. The ranking is then redone,
+and repeated (at most `rounds` times) while its top holds nets with fewer seeds.
+
+Pure functions over journal rows: the driver runs the trainings and writes `reeval` rows.
+"""
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+from nas.report import rankstats
+from nas.report.pareto import nondominated_ranks
+from nas.space.config import SearchSpace
+
+STATUS = "reeval"  # a journal row of one extra-seed training; never a candidate, never in the budget
+
+
+def extra_scores(rows: list[dict]) -> dict[str, dict[int, float]]:
+    """arch_id -> {seed: val_acc} of the re-evaluations that finished."""
+    out: dict[str, dict[int, float]] = {}
+    for r in rows:
+        if r["status"] == STATUS and r.get("val_acc") is not None:
+            out.setdefault(r["arch_id"], {})[r["seed"]] = r["val_acc"]
+    return out
+
+
+def aggregate(candidates: list[dict], rows: list[dict], first_seed: int = 0) -> list[dict]:
+    """The candidates (trained with `first_seed`) with val_acc as the mean over all their seeds,
+    and val_acc_seeds, val_acc_std and n_seeds beside it."""
+    scores = extra_scores(rows)
+    out = []
+    for c in candidates:
+        seeds = {**scores.get(c["arch_id"], {}), first_seed: c["val_acc"]}
+        vals = [seeds[s] for s in sorted(seeds)]
+        out.append({**c, "val_acc": statistics.mean(vals), "val_acc_seeds": vals, "n_seeds": len(vals),
+                    "val_acc_std": statistics.stdev(vals) if len(vals) > 1 else None})
+    return out
+
+
+def noise(ranked: list[dict]) -> rankstats.Spread | None:
+    """The seed spread of val_acc pooled over every re-evaluated candidate."""
+    return rankstats.pooled_sd([r["val_acc_seeds"] for r in ranked])
+
+
+def ranked(candidates: list[dict], space_objectives: list[tuple[str, str]]) -> list[dict]:
+    """Candidates with their 1-based non-dominated rank, best first (rank, then val_acc)."""
+    names, modes = [n for n, _ in space_objectives], [d for _, d in space_objectives]
+    ranks = nondominated_ranks([[r[n] for n in names] for r in candidates], modes) if candidates else []
+    return sorted(({**r, "rank": k + 1} for r, k in zip(candidates, ranks)), key=lambda r: (r["rank"], -r["val_acc"]))
+
+
+def choose(rows: list[dict], space: SearchSpace) -> list[dict]:
+    """The candidates to re-evaluate now: the `top` best by current means, and the baselines."""
+    cfg = space.reevaluate
+    cands = aggregate([r for r in rows if r["status"] == "ok" and not r.get("reused_from")], rows, space.recipe.seed)
+    order = ranked(cands, list(space.objectives))
+    chosen = {r["arch_id"]: r for r in order[:cfg.top]}
+    for r in order:
+        if r.get("warm_start") in ("plain", "paper"):  # compared at the same n as the front
+            chosen.setdefault(r["arch_id"], r)
+    return list(chosen.values())
+
+
+def pending(chosen: list[dict], rows: list[dict], space: SearchSpace) -> list[tuple[dict, int]]:
+    """(candidate, seed) of every training the chosen still lack; a seed tried once (even one
+    that failed) is not tried again."""
+    first = space.recipe.seed
+    tried = {(r["arch_id"], r["seed"]) for r in rows if r["status"] == STATUS}
+    return [(c, s) for c in chosen for s in range(first + 1, first + space.reevaluate.seeds)
+            if (c["arch_id"], s) not in tried]
+
+
+def row(cand: dict, seed: int, key: str, report: dict[str, Any], status: str, reason: str = "") -> dict:
+    """The journal row of one re-evaluation."""
+    keep = ("val_acc_best", "wall_time_s", "train_time_s", "precision", "device", "node", "gpu_ids",
+            "resumed_at_epoch", "images_trained")
+    return {"trial_id": f"reeval-{cand['arch_id']}-s{seed}", "key": key, "arch_id": cand["arch_id"],
+            "status": STATUS, "outcome": status, "seed": seed, "reeval_of": cand["trial_id"],
+            "val_acc": report.get("val_acc") if status == "ok" else None, "epochs": report.get("epoch"),
+            "params": cand["params"], "flops": cand["flops"], "reason": reason,
+            **{k: report.get(k) for k in keep}, "sharing": cand["sharing"], "spec": cand["spec"]}

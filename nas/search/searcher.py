@@ -1,0 +1,236 @@
+"""ShareSearch: Ray Tune's OptunaSearch, taught to skip work that needs no training.
+
+Before a candidate reaches Ray it is decoded, costed and checked:
+- over a budget: told to Optuna as infeasible (constraints) and never trained;
+- already evaluated, rejected or in training (same arch_id and recipe): by default
+  (`sampler.repeats: resample`) closed as FAIL, which the samplers skip, and the sampler
+  asked again; under `reuse`, told the earlier result (or made to wait for it).
+Every outcome is written to the journal. Resume lives in the Optuna database and the
+journal, so Ray's own searcher checkpoint is not used.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import optuna
+from optuna.trial import TrialState
+from ray.tune.search import Searcher
+from ray.tune.search.optuna import OptunaSearch
+
+from nas.report.pareto import pareto_front_indices
+from nas.report.progress import duration, epoch_text
+from nas.search.candidate import Candidate, evaluate_costs
+from nas.search.journal import FINAL, Journal
+from nas.search.samplers import make_sampler
+from nas.space.codec import decode
+from nas.space.config import SearchSpace
+from sharesnet.spec import SpecError
+from sharesnet.train.checkpoint import saved_epoch
+
+STUDY_NAME = "sharesnet-nas"
+RESULT_KEYS = ("val_acc", "val_acc_best", "epoch", "wall_time_s", "train_time_s", "precision", "device", "node",
+               "gpu_ids", "resumed_at_epoch", "images_trained")  # what a trial's final report carries into the journal
+MAX_SKIPS = 200  # consecutive untrainable candidates before the space counts as exhausted
+
+
+class ShareSearch(OptunaSearch):
+    def __init__(self, space: SearchSpace, journal: Journal, storage: optuna.storages.BaseStorage,
+                 trial_config: Callable[[Candidate], dict], log: Callable[[str], None] = print,
+                 stopping: Callable[[], bool] = lambda: False):
+        self.space, self.journal, self.log = space, journal, log
+        self._trial_config = trial_config
+        self._stopping = stopping  # a stop was requested: trials that end now were cut off
+        self.slots = 1  # trials that run at once, for the ETA; the driver sets it
+        self._cands: dict[str, Candidate] = {}  # Ray trial id -> candidate in training
+        self._running: dict[str, str] = {}  # key -> Ray trial id
+        self._waiting: dict[str, list[tuple[Any, Candidate]]] = {}  # key -> duplicates waiting on it
+        self._done = journal.finished()
+        self._rejected = {r["key"]: r["trial_id"] for r in journal.rows if r["status"] == "rejected"}
+        self.skips = 0
+        super().__init__(space=lambda _trial: None, metric=space.metric_names, mode=space.modes,
+                         sampler=make_sampler(space.sampler, _trials_so_far(storage)),
+                         study_name=STUDY_NAME, storage=storage)
+
+    @property
+    def study(self) -> optuna.Study:
+        return self._ot_study
+
+    # --- asking -----------------------------------------------------------------------
+    def suggest(self, trial_id: str) -> dict | str | None:
+        for _ in range(MAX_SKIPS):
+            ot_trial = self._ot_study.ask()
+            cand = self._candidate(ot_trial)
+            if cand is None:
+                continue
+            earlier = self._earlier(cand)
+            if earlier and self.space.sampler.repeats == "resample":
+                self._resample(ot_trial, cand, earlier)
+            elif cand.violations:
+                self._rejected[cand.key] = f"optuna-{ot_trial.number}"
+                self._tell(ot_trial, cand, "rejected", {"val_acc": 0.0}, reason="; ".join(cand.violations))
+            elif cand.key in self._done:
+                done = self._done[cand.key]
+                self._tell(ot_trial, cand, done["status"], done, reason=done["reason"], reused_from=done["trial_id"])
+            elif cand.key in self._running:
+                self._waiting.setdefault(cand.key, []).append((ot_trial, cand))
+            else:
+                self._ot_trials[trial_id], self._cands[trial_id] = ot_trial, cand
+                self._running[cand.key] = trial_id
+                return self._trial_config(cand)
+        self.log(f"[search] stopping early: {MAX_SKIPS} candidates in a row were over budget or already "
+                 "evaluated; the space looks exhausted (widen vary:, relax constraints:)")
+        return Searcher.FINISHED
+
+    def _earlier(self, cand: Candidate) -> str | None:
+        """The trial that already has (or is training) this candidate's architecture, if any."""
+        if cand.key in self._done:
+            return self._done[cand.key]["trial_id"]
+        return self._running.get(cand.key) or self._rejected.get(cand.key)
+
+    def _resample(self, ot_trial, cand: Candidate, earlier: str) -> None:
+        """A repeat closes as FAIL, which Optuna's samplers skip: it takes no NSGA-II population
+        slot and no TPE history, so the sampler's next proposal is a new one. The journal keeps
+        a `repeat` row, for the accounting of proposals."""
+        self._ot_study.tell(ot_trial, state=TrialState.FAIL)
+        self.journal.add({"trial_id": f"optuna-{ot_trial.number}", "number": ot_trial.number, "key": cand.key,
+                          "arch_id": cand.arch_id, "status": "repeat", "reused_from": earlier,
+                          "params": cand.params, "flops": cand.flops, "train_time_s": 0.0,
+                          "warm_start": ot_trial.user_attrs.get("warm_start"),
+                          "reason": f"repeats {earlier}; the sampler was asked for a new proposal"})
+
+    def _candidate(self, ot_trial) -> Candidate | None:
+        try:
+            cand = evaluate_costs(decode(ot_trial, self.space), self.space)
+        except SpecError as e:  # a width choice may break a shape rule: record, do not train
+            self._ot_study.tell(ot_trial, state=TrialState.FAIL)
+            self.journal.add({"trial_id": f"optuna-{ot_trial.number}", "number": ot_trial.number,
+                              "status": "invalid", "reason": str(e)})
+            return None
+        ot_trial.set_user_attr("arch_id", cand.arch_id)
+        for name, value in zip(("params", "flops"), cand.constraint_values):
+            ot_trial.set_constraint(name, value)  # > 0: over budget, so infeasible
+        return cand
+
+    # --- telling ----------------------------------------------------------------------
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        """A long trial's progress line; multi-objective Optuna takes no intermediate values."""
+        cand = self._cands.get(trial_id)
+        if cand is None or result.get("status") != "running":
+            return
+        self.log(f"[search] {cand.arch_id} {epoch_text(result, 'this trial ')} | {self._eta()}")
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        if trial_id not in self._cands:  # not ours (or already told): nothing to record
+            return
+        if error and self._stopping():  # killed by the stop, not by a fault: left for --resume
+            return
+        ot_trial, cand = self._ot_trials.pop(trial_id), self._cands.pop(trial_id)
+        self._running.pop(cand.key, None)
+        status, reason = classify(result, error, self.space.trial_recipe.epochs)
+        metrics = {k: (result or {}).get(k) for k in RESULT_KEYS}
+        row = self._tell(ot_trial, cand, status, metrics, reason=reason, trial_id=trial_id)
+        if status in FINAL:
+            self._done[cand.key] = row
+        for dup_trial, dup in self._waiting.pop(cand.key, []):
+            self._tell(dup_trial, dup, status, metrics, reason=reason, reused_from=trial_id)
+
+    def _tell(self, ot_trial, cand: Candidate, status: str, metrics: dict, reason: str = "",
+              trial_id: str | None = None, reused_from: str | None = None) -> dict:
+        row = {"trial_id": trial_id or f"optuna-{ot_trial.number}", "number": ot_trial.number, "key": cand.key,
+               "arch_id": cand.arch_id, "status": status, "val_acc": metrics.get("val_acc"),
+               "val_acc_best": metrics.get("val_acc_best"), "params": cand.params, "flops": cand.flops,
+               "epochs": metrics.get("epoch", metrics.get("epochs")), "wall_time_s": metrics.get("wall_time_s"),
+               "train_time_s": metrics.get("train_time_s"), "reason": reason, "reused_from": reused_from,
+               "warm_start": ot_trial.user_attrs.get("warm_start"),
+               "precision": metrics.get("precision"), "device": metrics.get("device"),
+               "node": metrics.get("node"), "gpu_ids": metrics.get("gpu_ids"),
+               "resumed_at_epoch": metrics.get("resumed_at_epoch"), "images_trained": metrics.get("images_trained"),
+               "continues": ot_trial.user_attrs.get("continues"),
+               "sharing": cand.spec.sharing_summary(), "spec": cand.spec.to_dict()}
+        if reused_from:
+            row["train_time_s"] = 0.0  # reuse costs no training
+        values = {"val_acc": row["val_acc"], "params": cand.params, "flops": cand.flops}
+        try:
+            if status in ("ok", "rejected"):
+                self._ot_study.tell(ot_trial, [float(values[m]) for m in self.space.metric_names])
+            else:
+                self._ot_study.tell(ot_trial, state=TrialState.PRUNED if status == "early_stopped" else TrialState.FAIL)
+        except Exception as e:  # Optuna refuses e.g. NaN values: the journal still keeps the row
+            row["reason"] = (row["reason"] + f"; optuna refused the result: {e}").strip("; ")
+        self.journal.add(row)
+        self._progress(row)
+        return row
+
+    def _progress(self, row: dict) -> None:
+        j = self.journal
+        front = self.front_size()
+        detail = f"val_acc={row['val_acc']:.4f} " if isinstance(row.get("val_acc"), float) and row["status"] == "ok" else ""
+        extra = f" ({row['reason']})" if row.get("reason") else ""
+        self.log(f"[search] {j.trained()}/{self.space.trials} trained, {len(self._running)} running, "
+                 f"{j.count('failed', 'error')} failed, {j.count('early_stopped')} stopped early, "
+                 f"{sum(1 for r in j.rows if r.get('reused_from') and r['status'] != 'repeat')} reused, "
+                 f"{j.count('repeat')} repeats resampled, {j.count('rejected')} rejected | "
+                 f"front {front} | {row['arch_id']} {row['status']}{' (reused)' if row.get('reused_from') else ''} "
+                 f"{detail}params={row['params']:,} flops={row['flops']:,}{extra} | {self._eta()}")
+
+    def _eta(self) -> str:
+        """The search's time to go: trainings left x mean training wall time / trial slots."""
+        times = [r["wall_time_s"] for r in self.journal.rows
+                 if r["status"] == "ok" and not r.get("reused_from") and r.get("wall_time_s")]
+        left = self.space.trials - self.journal.trained()
+        if not times:
+            return f"{left} trainings left"
+        return f"search ~{duration(left * sum(times) / len(times) / self.slots)} to go"
+
+    def record_cut_off(self) -> list[dict]:
+        """After a stop: journal every training still in flight as `interrupted` and leave its
+        Optuna trial RUNNING, so that --resume enqueues it again and it continues from its
+        last checkpoint. Duplicates waiting on it are settled the same way on resume."""
+        rows = []
+        for trial_id, cand in list(self._cands.items()):
+            ot_trial = self._ot_trials.pop(trial_id)
+            del self._cands[trial_id]
+            self._running.pop(cand.key, None)
+            epoch = saved_epoch(Path(self._trial_config(cand)["checkpoint_dir"]) / "last.pt")
+            kept = f"its checkpoint after epoch {epoch} is kept" if epoch else "no checkpoint was saved yet"
+            row = {"trial_id": trial_id, "number": ot_trial.number, "key": cand.key, "arch_id": cand.arch_id,
+                   "status": "interrupted", "checkpoint_epoch": epoch, "params": cand.params, "flops": cand.flops,
+                   "reason": f"cut off by the stop; {kept}; --resume trains it to the end",
+                   "warm_start": ot_trial.user_attrs.get("warm_start"), "sharing": cand.spec.sharing_summary(),
+                   "spec": cand.spec.to_dict()}
+            self.journal.add(row)
+            rows.append(row)
+        self._waiting.clear()
+        return rows
+
+    def front_size(self) -> int:
+        rows = self.journal.candidates()
+        pts = [[r[m] for m in self.space.metric_names] for r in rows]
+        return len(pareto_front_indices(pts, self.space.modes)) if pts else 0
+
+    # Resume is the Optuna database plus the journal; Ray may not pickle this searcher.
+    def save(self, checkpoint_path: str):
+        raise NotImplementedError
+
+    def restore(self, checkpoint_path: str):
+        raise NotImplementedError
+
+
+def _trials_so_far(storage: optuna.storages.BaseStorage) -> int:
+    try:
+        return len(storage.get_all_trials(storage.get_study_id_from_name(STUDY_NAME), deepcopy=False))
+    except KeyError:  # a new study
+        return 0
+
+
+def classify(result: dict | None, error: bool, epochs: int) -> tuple[str, str]:
+    """(status, reason) of a finished Ray trial."""
+    result = result or {}
+    if result.get("status") == "failed":
+        return "failed", result.get("reason", "")
+    if error:
+        return "error", "Ray reported a trial error (worker crashed, killed or lost); see the Ray logs under ray/"
+    if result.get("status") == "ok":
+        return "ok", ""
+    return "early_stopped", f"stopped by the scheduler after epoch {result.get('epoch')} of {epochs}"
