@@ -318,6 +318,8 @@ def test_fractional_cpus_per_trial_fill_every_slot(tmp_path, ray_session):
     summary = run_search(space, tmp_path / "exp", Resources(cpus_per_trial=0.5), log=lines.append)
     assert summary["slots"] == 4 and summary["trained"] == 4
     assert _most_at_once(tmp_path / "exp") == 4, [x.get("wall_time_s") for x in rows(tmp_path / "exp")]
+    running = [int(line.split(" running,")[0].rsplit(" ", 1)[1]) for line in lines if " running, " in line]
+    assert running and max(running) <= 4  # never more "running" than slots: none is asked for before a slot is free
 
 
 def test_an_experiment_from_before_the_resolved_stage_choices_still_resumes(tmp_path):

@@ -108,20 +108,14 @@ def _fit(searcher: ShareSearch, space: SearchSpace, exp_dir: Path, res: Resource
             grace_period=space.early_stopping.grace_epochs, reduction_factor=space.early_stopping.reduction_factor)
     tuner = tune.Tuner(
         _trainable(res),
+        # Capped at the slots counted at the start: without a cap Ray Tune starts one trial at a
+        # time under a custom searcher, and short trials ended before every slot was filled (4
+        # slots of --cpus-per-trial 0.5 on 2 cores ran 2 trials); the cap lets every slot start.
         tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler, num_samples=remaining,
-                                    max_concurrent_trials=res.max_concurrent, reuse_actors=True,
+                                    max_concurrent_trials=res.max_concurrent or searcher.slots, reuse_actors=True,
                                     trial_dirname_creator=_dirname),
         run_config=_run_config("run", exp_dir, res, stop))
-    # Under a custom searcher Ray Tune starts one trial at a time (TUNE_MAX_PENDING_TRIALS_PG
-    # "auto" = 1): trials shorter than a few actor start-ups then end before every slot is
-    # filled (4 slots of --cpus-per-trial 0.5 on 2 cores ran 2 trials). Let every slot start.
-    user = os.environ.get("TUNE_MAX_PENDING_TRIALS_PG")
-    os.environ["TUNE_MAX_PENDING_TRIALS_PG"] = user or str(searcher.slots)
-    try:
-        tuner.fit()
-    finally:
-        if user is None:
-            del os.environ["TUNE_MAX_PENDING_TRIALS_PG"]
+    tuner.fit()
 
 
 class _StopWhenAsked(tune.Stopper):
