@@ -3,6 +3,7 @@ import dataclasses
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 
 from nas.space.config import TOP_KEYS, DataConfig, SamplerConfig, SharingConfig, parse_space
@@ -73,8 +74,50 @@ def test_the_readme_installs_the_cpu_build_of_every_torch_package_first():
 def test_the_cifar10_spaces_say_how_to_get_their_folder():
     for name in ("cifar10-cpu.yaml",):
         assert "scripts/cifar10_to_folder.py" in (ROOT / "search_spaces" / name).read_text()
-    readme = (ROOT / "README.md").read_text()
-    assert "python scripts/cifar10_to_folder.py --data-dir data/cifar10 --out /tmp/cifar10" in readme
-    assert "bash scripts/gpu_check.sh --out gpu-check --data-dir /tmp/cifar10" in readme
-    assert ".gpukit" not in readme and "../shared" not in readme  # the development kit lives in docs/development.md
+    user_docs = "".join((ROOT / p).read_text() for p in ("README.md", "docs/results.md", "docs/gpu-check.md"))
+    assert "python scripts/cifar10_to_folder.py --data-dir data/cifar10 --out /tmp/cifar10" in user_docs
+    assert "bash scripts/gpu_check.sh --out gpu-check --data-dir /tmp/cifar10" in user_docs
+    assert ".gpukit" not in user_docs and "../shared" not in user_docs  # the kit lives in docs/development.md
     assert "source .gpukit/setup.sh" in (ROOT / "docs/development.md").read_text()
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces as dashes."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def _anchors(path: Path) -> set[str]:
+    found, code = set(), False
+    for line in path.read_text().splitlines():
+        code = code != line.startswith("```")
+        m = re.match(r"#+ (.*)", line)
+        if m and not code:
+            found.add(_slug(m.group(1)))
+    return found
+
+
+DOCS = [ROOT / "README.md", ROOT / "search_spaces/README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=[str(d.relative_to(ROOT)) for d in DOCS])
+def test_every_relative_link_resolves(doc):
+    """README and docs/ link each other: every file and #anchor they name must exist."""
+    text = re.sub(r"```.*?```", "", doc.read_text(), flags=re.S)
+    broken = []
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if re.match(r"[a-z]+://", target):
+            continue
+        path, _, anchor = target.partition("#")
+        file = (doc.parent / path).resolve() if path else doc
+        if not file.exists():
+            broken.append(target)
+        elif anchor and file.suffix == ".md" and anchor not in _anchors(file):
+            broken.append(target)
+    assert not broken, f"{doc.relative_to(ROOT)}: broken links {broken}"
+
+
+def test_readme_is_one_screen_and_indexes_every_doc():
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) <= 250
+    for page in sorted((ROOT / "docs").glob("*.md")):
+        assert f"docs/{page.name}" in readme, f"README's index misses docs/{page.name}"
