@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from nas.report.export import export_experiment, figure, log_ticks, next_steps, si
-from nas.space.config import load_space
+from nas.space.parse import load_space
 from sharesnet import get_spec, masks
 from sharesnet.rules import paper_sharing
 

@@ -13,7 +13,7 @@ from nas.bench.inherit import RandomChoices
 from nas.run.inheritance import largest_parent
 from nas.search.candidate import recipe_hash
 from nas.space.codec import decode
-from nas.space.config import parse_space
+from nas.space.parse import parse_space
 from nas.space.problems import SpaceError
 from sharesnet import build_model
 from sharesnet import masks as M
@@ -178,7 +178,7 @@ def test_search_trains_the_parent_once_and_every_candidate_inherits(tmp_path):
 
     path = tmp_path / "space.yaml"
     path.write_text(yaml.safe_dump(space_dict(inherit={"finetune_epochs": 1})))
-    from nas.space.config import load_space
+    from nas.space.parse import load_space
 
     space, exp, lines = load_space(path), tmp_path / "exp", []
     # A parent cut off after its first epoch, as a stopped search leaves it: the search continues it.
@@ -243,7 +243,7 @@ def test_bench_takes_a_searchs_trainings_as_scratch_only_for_the_same_recipe_and
     from nas.bench.inherit import searched
     from nas.run.driver import _prepare_folder
     from nas.search.journal import Journal
-    from nas.space.config import load_space
+    from nas.space.parse import load_space
 
     path = tmp_path / "space.yaml"
     path.write_text(yaml.safe_dump(space_dict()))

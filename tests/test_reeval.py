@@ -10,7 +10,8 @@ from nas.report import rankstats
 from nas.report.export import export_experiment
 from nas.run.driver import Resources, run_search
 from nas.search import reeval
-from nas.space.config import ReevalConfig, load_space, parse_space
+from nas.space.config import ReevalConfig
+from nas.space.parse import load_space, parse_space
 from nas.space.problems import SpaceError
 from tests.test_search import rows, write_space
 

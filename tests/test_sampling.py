@@ -3,7 +3,7 @@ import pytest
 
 from nas.search.candidate import evaluate_costs
 from nas.space.codec import decode, encode, legalise, warm_start_specs
-from nas.space.config import parse_space
+from nas.space.parse import parse_space
 from sharesnet import build_model, count_params, get_spec
 from sharesnet import masks as M
 
@@ -69,7 +69,7 @@ def test_a_resumed_search_does_not_replay_the_first_runs_proposals(tmp_path, sam
 
     from nas.search.journal import Journal
     from nas.search.searcher import ShareSearch
-    from nas.space.config import parse_space
+    from nas.space.parse import parse_space
 
     raw = {"base": {"preset": "cifar_resnet20"}, "vary": {"depth": [1, 2, 3]}, "sampler": {"name": sampler}}
     space = parse_space(raw)

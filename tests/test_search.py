@@ -15,7 +15,7 @@ import yaml
 from nas.run.driver import Resources, run_search
 from nas.run.trainable import FAULT_ENV
 from nas.space.codec import decode
-from nas.space.config import load_space
+from nas.space.parse import load_space
 from sharesnet import ArchSpec
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from nas.space.config import load_space, parse_space
+from nas.space.parse import load_space, parse_space
 from nas.space.problems import SpaceError
 
 GOOD = {

@@ -15,8 +15,9 @@ from typing import Any
 
 import yaml
 
-from nas.space.config import DataConfig, SearchSpace, load_space
+from nas.space.config import DataConfig, SearchSpace
 from nas.space.matched import KINDS, matched_plain
+from nas.space.parse import load_space
 from nas.space.problems import Problems, SpaceError, is_int
 from sharesnet.rules import paper_sharing
 from sharesnet.spec import ArchSpec

@@ -20,7 +20,8 @@ from nas.report.progress import duration
 from nas.retrain.results import csv_text
 from nas.retrain.roles import BASELINES, export_of, origin, role_of, role_text
 from nas.search.journal import atomic_write
-from nas.space.config import DataConfig, dataset_overrides
+from nas.space.config import DataConfig
+from nas.space.parse import dataset_overrides
 from nas.space.problems import SpaceError
 from sharesnet import build_model, checkpoint_bytes, count_flops, count_params
 from sharesnet.registry import get_spec
