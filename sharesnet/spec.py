@@ -141,6 +141,10 @@ class ArchSpec:
             stages.append(dataclasses.replace(st, share=tuple(new)))
         return dataclasses.replace(self, stages=tuple(stages))
 
+    def shape_text(self) -> str:
+        """`5-5-5 / 16-32-64`: blocks per stage / channels per stage."""
+        return "-".join(str(st.depth) for st in self.stages) + " / " + "-".join(str(st.width) for st in self.stages)
+
     def sharing_summary(self) -> str:
         """Compact text of every mask that shares, e.g. `s1.conv2=0111 s2.conv2=0111`."""
         parts = []

@@ -163,11 +163,23 @@ def test_largest_parent_holds_every_candidate_of_the_space():
         build_model(child).load_state_dict(inherit_state(weights, parent, child))
 
 
-def test_random_masks_inherit_from_their_unshared_net(rng):
+def test_random_masks_inherit_their_groups_mean(rng):
+    """A shared weight inherits the mean of its group's weights in the unshared parent."""
     for block in ("basic", "bottleneck"):
         spec = tiny_spec(block=block, depths=(3, 4))
         child = random_valid_masks(spec, rng)
-        build_model(child).load_state_dict(inherit_state(build_model(spec), spec, child), strict=True)
+        parent = build_model(spec)
+        state = inherit_state(parent, spec, child)
+        build_model(child).load_state_dict(state, strict=True)
+        checked = 0
+        for s, st in enumerate(child.stages):
+            for p, pos in enumerate(child.positions):
+                for label in set(st.mask(p)):
+                    members = [b for b, g in enumerate(st.mask(p)) if g == label]
+                    mean = torch.stack([parent.state_dict()[f"stages.{s}.weights.{pos}_{b}"] for b in members]).mean(0)
+                    assert torch.allclose(state[f"stages.{s}.weights.{pos}_{label}"], mean), (block, s, pos, members)
+                    checked += 1
+        assert checked > len(child.stages) * len(child.positions)  # some groups have several members
 
 
 def test_search_trains_the_parent_once_and_every_candidate_inherits(tmp_path):

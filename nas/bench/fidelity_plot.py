@@ -1,12 +1,12 @@
 """fidelity.png: each proxy's rank agreement against its cost, and the best proxy's scores against the finals."""
 from __future__ import annotations
 
-import os
 import statistics
 from pathlib import Path
 
 from nas.bench.fidelity_plan import Plan
 from nas.bench.fidelity_report import Collected, ProxySummary
+from nas.report.figures import save_figure
 
 
 def plot(plan: Plan, c: Collected, summaries: list[ProxySummary], chosen: ProxySummary, path: Path) -> None:
@@ -38,7 +38,4 @@ def plot(plan: Plan, c: Collected, summaries: list[ProxySummary], chosen: ProxyS
               title=f"Best proxy '{chosen.name}': tau {chosen.kendall_tau:.2f}")
     right.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)
+    save_figure(fig, path)

@@ -17,7 +17,6 @@ from pathlib import Path
 
 from nas.bench.fidelity import Task, find_final
 from nas.bench.fidelity_plan import Arch, Plan, Proxy
-from nas.bench.runcache import shape
 from nas.report import rankstats
 
 
@@ -135,7 +134,7 @@ def markdown(plan: Plan, c: Collected, summaries: list[ProxySummary]) -> str:
     for arch in plan.archs:
         a = arch.spec.arch_id
         cells = [_mean_sd([s for s in c.scores[n][a] if s is not None]) for n in names]
-        lines.append(f"| {arch.name} | `{a}` | {shape(arch.spec)} | {arch.spec.sharing_summary()} | "
+        lines.append(f"| {arch.name} | `{a}` | {arch.spec.shape_text()} | {arch.spec.sharing_summary()} | "
                      f"{params(arch):,} | {_mean_sd(c.finals[a])} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

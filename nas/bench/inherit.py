@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from scipy import stats
 
-from nas.bench.runcache import cached_path, run_all, run_cached, shape
+from nas.bench.runcache import cached_path, run_all, run_cached
 from nas.report.pareto import pareto_front_indices
 from nas.run.inheritance import largest_parent
 from nas.search.candidate import costs, evaluate_costs
@@ -148,7 +148,7 @@ def run_bench(space: SearchSpace, data: DataBundle, archs: list[ArchSpec], finet
         summaries[ft] = {**compare([s["val_acc"] for s in scratch], [t["val_acc"] for t in tuned[ft]], params),
                          **cost_ratio(parent_run, tuned[ft], scratch, flops, costs(parent, space.data.input_size)[1],
                                       space.trials)}
-    rows = [{"arch_id": s.arch_id, "shape": shape(s), "sharing": s.sharing_summary(), "params": p,
+    rows = [{"arch_id": s.arch_id, "shape": s.shape_text(), "sharing": s.sharing_summary(), "params": p,
              "scratch": sc["val_acc"], **{f"finetune_{ft}": tuned[ft][i]["val_acc"] for ft in finetunes}}
             for i, (s, p, sc) in enumerate(zip(archs, params, scratch))]
     return {"rows": rows, "parent": {**parent_run, "spec": parent.to_dict()}, "summaries": summaries}

@@ -36,7 +36,7 @@ def run_cached(spec: ArchSpec, recipe: Recipe, data: DataBundle, folder: Path, d
                     return None
                 time.sleep(5)
                 continue
-            log(f"[bench] {folder.name}: {spec.arch_id} ({shape(spec)}, {spec.sharing_summary()}) seed {recipe.seed}")
+            log(f"[bench] {folder.name}: {spec.arch_id} ({spec.shape_text()}, {spec.sharing_summary()}) seed {recipe.seed}")
             result = train(spec, recipe, data, checkpoint_dir=done.with_suffix(""), device=device,
                            init_state=init() if init else None, log=lambda m: log(f"    {m}"))
             atomic_write(done, json.dumps({
@@ -101,8 +101,3 @@ def _threads() -> int:
     import torch
 
     return torch.get_num_threads()
-
-
-def shape(spec: ArchSpec) -> str:
-    """`5-5-5 / 16-32-64`: blocks per stage / widths."""
-    return "-".join(str(st.depth) for st in spec.stages) + " / " + "-".join(str(st.width) for st in spec.stages)

@@ -6,8 +6,9 @@ off-diagonal squares are layers that learned the same filters up to a scale: can
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
+
+from nas.report.figures import save_figure
 
 
 def plot_similarity(sims: dict[str, list[list[float]]], path: Path, title: str) -> None:
@@ -38,7 +39,4 @@ def plot_similarity(sims: dict[str, list[list[float]]], path: Path, title: str) 
                             color="black" if sim[i][j] > 0.6 else "white")
     fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.8, label="|cos|")
     fig.suptitle(title, fontsize=9)
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)
+    save_figure(fig, path)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-import os
 import shlex
 from pathlib import Path
 from typing import Callable
@@ -19,6 +18,7 @@ from typing import Callable
 import yaml
 
 from nas.report import noise as noise_report
+from nas.report.figures import save_figure
 from nas.report.pareto import dominates, normalized_hypervolume
 from nas.search import reeval
 from nas.search.journal import Journal, atomic_write
@@ -255,13 +255,8 @@ def log_ticks(lo: float, hi: float) -> list[float]:
 
 
 def _plot(ranked: list[dict], front: list[dict], path: Path, names: list[str]) -> None:
-    import matplotlib.pyplot as plt
 
-    fig = figure(ranked, front, names)
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)
+    save_figure(figure(ranked, front, names), path)
 
 
 def figure(ranked: list[dict], front: list[dict], names: list[str]):

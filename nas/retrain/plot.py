@@ -9,11 +9,11 @@ one column of points. The caller passes groups of one recipe and data configurat
 """
 from __future__ import annotations
 
-import os
 import statistics
 from pathlib import Path
 
 from nas.report.export import log_ticks, si
+from nas.report.figures import save_figure
 from nas.report.plot_labels import Obstacle, place, point
 
 STYLE = {"plain": ("s", "tab:blue"), "paper": ("*", "tab:green")}
@@ -25,12 +25,8 @@ def plot(groups: list[list[dict]], path: Path) -> bool:
     if not groups:
         return False
     fig = figure(groups)
-    import matplotlib.pyplot as plt
 
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.png")
-    fig.savefig(tmp, dpi=fig.dpi)  # the dpi the labels were placed at
-    plt.close(fig)
-    os.replace(tmp, path)
+    save_figure(fig, path, dpi=fig.dpi)  # the dpi the labels were placed at
     return True
 
 

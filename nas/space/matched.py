@@ -22,7 +22,7 @@ def matched_plain(base: ArchSpec, target: int, kind: str) -> ArchSpec:
     plain = base.unshared()
     options = _shallower(plain) if kind == "shallower" else _narrower(plain)
     best = min(options, key=lambda s: (abs(_params(s) - target), _params(s)))
-    return dataclasses.replace(best, name=f"plain {_shape(best)}")
+    return dataclasses.replace(best, name=f"plain {best.shape_text()}")
 
 
 def _shallower(plain: ArchSpec) -> list[ArchSpec]:
@@ -43,7 +43,3 @@ def _narrower(plain: ArchSpec) -> list[ArchSpec]:
 
 def _params(spec: ArchSpec) -> int:
     return count_params(build_model(spec))
-
-
-def _shape(spec: ArchSpec) -> str:
-    return "-".join(str(st.depth) for st in spec.stages) + " / " + "-".join(str(st.width) for st in spec.stages)
