@@ -9,7 +9,7 @@ from nas.bench.fidelity_report import Collected, ProxySummary
 from nas.report.figures import save_figure
 
 
-def plot(plan: Plan, c: Collected, summaries: list[ProxySummary], chosen: ProxySummary, path: Path) -> None:
+def plot(plan: Plan, c: Collected, summaries: list[ProxySummary], chosen: ProxySummary | None, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -26,16 +26,20 @@ def plot(plan: Plan, c: Collected, summaries: list[ProxySummary], chosen: ProxyS
              ylabel="Kendall tau with the final test accuracy", title="Rank agreement per proxy (dots: one seed each)")
     left.legend(fontsize=8, loc="best")
     truth = {a: statistics.mean(v) for a, v in c.finals.items() if v}
+    shown = chosen or summaries[0]  # before any tau, the first proxy's scores
     for arch in plan.archs:
         a = arch.spec.arch_id
-        ys = [s for s in c.scores[chosen.name][a] if s is not None]
+        ys = [s for s in c.scores[shown.name][a] if s is not None]
         if a not in truth or not ys:
             continue
         marker = {"baseline": "*", "matched": "s", "front": "o"}.get(arch.role, "^")
         right.errorbar([truth[a]], [statistics.mean(ys)], yerr=[statistics.stdev(ys)] if len(ys) > 1 else None,
                        fmt=marker, ms=8, capsize=3, label=f"{arch.name} ({a[:6]})")
-    right.set(xlabel="final test accuracy (mean over seeds)", ylabel=f"proxy '{chosen.name}' score (mean ± std)",
-              title=f"Best proxy '{chosen.name}': tau {chosen.kendall_tau:.2f}")
-    right.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    title = f"Best proxy '{shown.name}': tau {shown.kendall_tau:.2f}" if chosen else \
+        f"'{shown.name}' (no proxy ranks 3 nets with a final yet)"
+    right.set(xlabel="final test accuracy (mean over seeds)", ylabel=f"proxy '{shown.name}' score (mean ± std)",
+              title=title)
+    if right.get_legend_handles_labels()[0]:
+        right.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     save_figure(fig, path)

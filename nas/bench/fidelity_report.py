@@ -23,7 +23,7 @@ from nas.report import rankstats
 @dataclass(frozen=True)
 class ProxySummary:
     name: str
-    nets: int  # nets with every score and a final
+    nets: tuple[int, ...]  # per realisation: nets with a score and a final
     kendall_tau: float
     spearman: float
     top_k: float
@@ -92,9 +92,12 @@ def summarise(plan: Plan, c: Collected) -> list[ProxySummary]:
     final_cost = statistics.mean(c.final_images) if c.final_images else None
     for proxy in plan.proxies:
         scores = c.scores[proxy.name]
-        nets = [a for a in truth if all(s is not None for s in scores[a])]
-        taus, rhos, tops = [], [], []
-        for j in range(proxy.seeds):
+        taus, rhos, tops, counts = [], [], [], []
+        for j in range(proxy.seeds):  # each realisation over the nets it has (a partial run has fewer)
+            nets = [a for a in truth if scores[a][j] is not None]
+            counts.append(len(nets))
+            if len(nets) < 3:
+                continue
             x, y = [scores[a][j] for a in nets], [truth[a] for a in nets]
             taus.append(rankstats.kendall_tau(x, y))
             rhos.append(rankstats.spearman(x, y))
@@ -103,18 +106,21 @@ def summarise(plan: Plan, c: Collected) -> list[ProxySummary]:
         images = c.images[proxy.name]
         cost = proxy.average * statistics.mean(images) / final_cost if images and final_cost else None
         missing = sum(s is None for v in scores.values() for s in v)
-        out.append(ProxySummary(proxy.name, len(nets), _mean(taus), _mean(rhos), _mean(tops), tuple(taus),
+        out.append(ProxySummary(proxy.name, tuple(counts), _mean(taus), _mean(rhos), _mean(tops), tuple(taus),
                                 spread.sd if spread else None, cost, missing))
     return out
 
 
-def best(summaries: list[ProxySummary]) -> ProxySummary:
-    """The proxy with the highest mean Kendall tau; a tie goes to the cheaper one."""
-    ok = [s for s in summaries if not math.isnan(s.kendall_tau)] or summaries
-    return max(ok, key=lambda s: (s.kendall_tau, -(s.cost_ratio or 0.0)))
+def best(summaries: list[ProxySummary]) -> ProxySummary | None:
+    """The proxy with the highest mean Kendall tau (a tie goes to the cheaper one); None before
+    any proxy has a rank correlation (fewer than 3 nets with a score and a final)."""
+    ok = [s for s in summaries if not math.isnan(s.kendall_tau)]
+    return max(ok, key=lambda s: (s.kendall_tau, -(s.cost_ratio or 0.0))) if ok else None
 
 
-def last_line(s: ProxySummary) -> str:
+def last_line(s: ProxySummary | None) -> str:
+    if s is None:
+        return "proxy=none kendall_tau=n/a spearman=n/a seed_std=n/a cost_ratio=n/a (no proxy has 3 nets with a final yet)"
     return (f"proxy={s.name} kendall_tau={_f(s.kendall_tau)} spearman={_f(s.spearman)} "
             f"seed_std={_f(s.seed_std, 4)} cost_ratio={_f(s.cost_ratio, 3)}")
 
@@ -122,11 +128,12 @@ def last_line(s: ProxySummary) -> str:
 def markdown(plan: Plan, c: Collected, summaries: list[ProxySummary]) -> str:
     """The proxy table, then every net's final accuracy and its score under each proxy."""
     k = plan.top_k
-    lines = [f"| proxy | what | nets | Kendall tau (per realisation) | Spearman | top-{k} | seed std | cost ratio |",
+    lines = [f"| proxy | what | nets (per realisation) | Kendall tau (per realisation) | Spearman | top-{k} | seed std "
+             "| cost ratio |",
              "|---|---|---:|---:|---:|---:|---:|---:|"]
     for s, p in zip(summaries, plan.proxies):
-        per = ", ".join(_f(t) for t in s.per_seed_tau)
-        lines.append(f"| {s.name} | {describe(p)} | {s.nets} | {_f(s.kendall_tau)} ({per}) | {_f(s.spearman)} | "
+        per, nets = ", ".join(_f(t) for t in s.per_seed_tau), ", ".join(map(str, s.nets))
+        lines.append(f"| {s.name} | {describe(p)} | {nets} | {_f(s.kendall_tau)} ({per}) | {_f(s.spearman)} | "
                      f"{_f(s.top_k)} | {_f(s.seed_std, 4)} | {_f(s.cost_ratio, 3)} |")
     names = [p.name for p in plan.proxies]
     lines += ["", "| net | arch_id | depth / width | sharing | params | final test acc (n) | " +

@@ -44,7 +44,7 @@ def _fidelity(args, argv: list[str]) -> int:
     tasks = plan_tasks(plan, out)
     print(f"[fidelity] {len(plan.archs)} nets x {len(plan.proxies)} proxies ({', '.join(p.name for p in plan.proxies)}); "
           f"{sum(t.kind == 'proxy' for t in tasks)} proxy runs and {sum(t.kind == 'final' for t in tasks)} final "
-          f"retrainings to find or train; {torch.get_num_threads()} thread(s); results in {out}")
+          f"retrainings to find or train; {_threads_text(args, torch)}; results in {out}")
     if not args.report:
         runner = Runner(plan, out, args.device, print)
         try:
@@ -56,6 +56,12 @@ def _fidelity(args, argv: list[str]) -> int:
             return getattr(e, "exit_code", 130)
     # A report alone takes the runs of whatever thread count made them, if only one did.
     return _report(plan, out, args.threads or (None if args.report else torch.get_num_threads()), argv)
+
+
+def _threads_text(args, torch) -> str:
+    if args.threads or not args.report:
+        return f"{torch.get_num_threads()} thread(s)"
+    return "the runs' own thread count"
 
 
 def _check_out(out: Path, args) -> None:
