@@ -18,8 +18,25 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _boxes(fig, artists):
+    """Each artist's box in pixels; a label's text alone (an Annotation's own box takes in its leader line)."""
+    from matplotlib.text import Text
+
     renderer = fig.canvas.get_renderer()
-    return [a.get_window_extent(renderer) for a in artists]
+    return [Text.get_window_extent(a, renderer) if isinstance(a, Text) else a.get_window_extent(renderer)
+            for a in artists]
+
+
+def _leader_crossings(fig, ax, labels) -> list[str]:
+    """Labels whose leader line runs through another label."""
+    crossed = []
+    for i, t in enumerate(ax.texts):
+        if t.arrow_patch is None:
+            continue
+        path = t.arrow_patch.get_path().interpolated(50)
+        pts = t.arrow_patch.get_transform().transform(path.vertices)
+        if any(b.contains(*pt) for j, b in enumerate(labels) if j != i for pt in pts):
+            crossed.append(t.get_text())
+    return crossed
 
 
 def _marker_box(ax, x, y, radius=5):
@@ -38,8 +55,11 @@ def _assert_clear(fig, ax, points):
         assert not any(box.overlaps(m) for m in markers), text.get_text()
         assert ax.get_window_extent(fig.canvas.get_renderer()).contains(box.x0, box.y0) and \
             ax.get_window_extent(fig.canvas.get_renderer()).contains(box.x1, box.y1), text.get_text()
+    assert not _leader_crossings(fig, ax, labels)
     ticks = _boxes(fig, [t for t in ax.get_xticklabels() if t.get_text()])
     assert not overlapping(ticks)
+    assert all(0 <= float(t.get_text()) <= 1 for t in ax.get_yticklabels() if t.get_text()) or \
+        ax.get_ylabel() != "test accuracy"  # room above 1 is for labels, not for accuracies that cannot be
 
 
 def _group(arch_id, role, accs, params, flops, baseline=None):

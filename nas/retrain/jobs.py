@@ -112,8 +112,8 @@ def _arch(entry: dict, role: dict, path: Path) -> Arch:
 
 
 def roles_line(path: str | Path, archs: list[Arch]) -> str:
-    """`[final] roles as of <pareto> (the export after 24 evaluated): <id> front #0, ...`: the `#` and ranks
-    this run's pareto file gives, since the front is renumbered when a search is extended."""
+    """`[final] from <pareto> (exported after 24 evaluated architectures): <arch_id> front #0, ...`: the `#`
+    and ranks this run's pareto file gives, since a search that is extended renumbers its front."""
     doc = yaml.safe_load(Path(path).read_text()) or {}
     named = ", ".join(f"{a.name} {role_text(role_of({'role': a.role}), {})}" for a in archs if a.role)
     return f"[final] from {path} (exported after {doc.get('n_candidates', '?')} evaluated architectures): {named}"

@@ -10,6 +10,7 @@ one column of points. The caller passes groups of one recipe and data configurat
 from __future__ import annotations
 
 import statistics
+import textwrap
 from pathlib import Path
 
 from nas.report.export import log_ticks, si
@@ -38,7 +39,7 @@ def figure(groups: list[list[dict]]):
     import matplotlib.pyplot as plt
 
     panels = [(c, t) for c, t in COSTS if c == "params" or len({g[0][c] for g in groups}) > 1]
-    fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 4.8), dpi=110, squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(max(8.0, 6.5 * len(panels)), 4.8), dpi=110, squeeze=False)
     axes = list(axes[0])
     for ax, (cost, label) in zip(axes, panels):
         for g in groups:
@@ -49,9 +50,10 @@ def figure(groups: list[list[dict]]):
                         fmt=marker, ms=12 if marker == "*" else 8, color=color, capsize=4, mfc="none", mew=2)
         _axes(ax, groups, cost, label)
     r = groups[-1][0]
-    same = f"\nevery net has {r['flops']:,} FLOPs (fvcore), so FLOPs get no panel" if len(panels) == 1 else ""
-    fig.suptitle(f"Retrained: test accuracy (dots: seeds; marker and bar: mean ± std), {r['recipe_label']}, "
-                 f"{r['data_label']}{same}", fontsize=10)
+    same = f"; every net has {r['flops']:,} FLOPs (fvcore), so FLOPs get no panel" if len(panels) == 1 else ""
+    title = (f"Retrained: test accuracy (dots: seeds; marker and bar: mean ± std), {r['recipe_label']}, "
+             f"{r['data_label']}{same}")
+    fig.suptitle(textwrap.fill(title, 95 * len(panels)), fontsize=10)  # a title wider than the figure is cut
     fig.tight_layout()
     for ax, (cost, _) in zip(axes, panels):  # last: labels are placed in the final pixels
         place(ax, [(g[0][cost], statistics.mean(r["test_acc"] for r in g), _name(g)) for g in groups],
@@ -71,6 +73,9 @@ def _axes(ax, groups: list[list[dict]], cost: str, label: str) -> None:
     ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     accs = [r["test_acc"] for g in groups for r in g]
     span = max(max(accs) - min(accs), 0.01)
+    ax.set_ylim(min(accs) - 0.35 * span, max(accs) + 0.35 * span)  # room for labels above and below
+    # ... but no tick at an accuracy that cannot be (above 1, below 0): that room is for labels only.
+    ax.set_yticks([t for t in ax.get_yticks() if -1e-9 <= t <= 1 + 1e-9])
     ax.set_ylim(min(accs) - 0.35 * span, max(accs) + 0.35 * span)
     ax.set_xlabel(label)
     ax.set_ylabel("test accuracy")
