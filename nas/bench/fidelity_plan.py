@@ -18,7 +18,7 @@ import yaml
 from nas.space.config import DataConfig, SearchSpace
 from nas.space.matched import KINDS, matched_plain
 from nas.space.parse import load_space
-from nas.space.problems import Problems, SpaceError, is_int
+from nas.space.problems import Problems, is_int, read_yaml
 from sharesnet.rules import paper_sharing
 from sharesnet.spec import ArchSpec
 from sharesnet.train import Recipe
@@ -80,14 +80,7 @@ class Plan:
 
 def load_plan(path: str | Path, data_dir: str | None = None) -> Plan:
     """Read and check a plan; SpaceError lists every problem, one line each."""
-    path = Path(path)
-    if not path.is_file():
-        raise SpaceError(f"{path}: no such fidelity plan (see search_spaces/fidelity/ for examples)")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
-        raise SpaceError(f"{path}: not valid YAML: {e}") from None
-    return parse_plan(raw, str(path), data_dir)
+    return parse_plan(read_yaml(path, "fidelity plan", "search_spaces/fidelity/"), str(path), data_dir)
 
 
 def parse_plan(raw: Any, source: str, data_dir: str | None = None) -> Plan:

@@ -10,8 +10,6 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from nas.space.budget import check_budgets
 from nas.space.config import (
     DATASETS,
@@ -30,7 +28,7 @@ from nas.space.config import (
     SearchSpace,
     SharingConfig,
 )
-from nas.space.problems import Problems, SpaceError, is_int
+from nas.space.problems import Problems, is_int, read_yaml
 from sharesnet.data.imagefolder import image_channels
 from sharesnet.hints import close_match
 from sharesnet.registry import get_spec, list_models
@@ -40,14 +38,7 @@ from sharesnet.train import Recipe, RecipeError, get_recipe, list_recipes
 
 def load_space(path: str | Path) -> SearchSpace:
     """Read and validate a search-space YAML file; SpaceError lists every problem."""
-    path = Path(path)
-    if not path.is_file():
-        raise SpaceError(f"{path}: no such search-space file (see search_spaces/ for examples)")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
-        raise SpaceError(f"{path}: not valid YAML: {e}") from None
-    return parse_space(raw, str(path))
+    return parse_space(read_yaml(path, "search-space file", "search_spaces/"), str(path))
 
 
 def parse_space(raw: Any, source: str = "<space>") -> SearchSpace:

@@ -5,6 +5,7 @@ malformed search space in one pass instead of one traceback at a time.
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Callable
 
 from sharesnet.hints import close_match, did_you_mean
@@ -73,3 +74,16 @@ def is_int(v: Any) -> bool:
 
 def _kind(v: Any) -> str:
     return {list: "a list", str: "a string", int: "a number", float: "a number"}.get(type(v), type(v).__name__)
+
+
+def read_yaml(path: str | Path, what: str, examples: str) -> Any:
+    """The YAML document in `path`; SpaceError naming the file when it is missing or not YAML."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise SpaceError(f"{path}: no such {what} (see {examples} for examples)")
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise SpaceError(f"{path}: not valid YAML: {e}") from None
