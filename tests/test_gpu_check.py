@@ -40,9 +40,9 @@ def fake_nvidia_smi(tmp_path):
     return {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
 
 
-@pytest.mark.parametrize("script", ["gpu_check.py", "gpu_measure.py"])
-def test_help_has_examples(script):
-    out = subprocess.run([sys.executable, str(ROOT / "scripts" / script), "--help"], capture_output=True, text=True)
+@pytest.mark.parametrize("command", [["scripts/gpu_check.py"], ["-m", "nas.bench.gpu_measure"]])
+def test_help_has_examples(command):
+    out = subprocess.run([sys.executable, *command, "--help"], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0 and "Examples:" in out.stdout
 
 
