@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from nas.report.pareto import (
-    Objective,
     default_bounds,
     hypervolume,
     nondominated_ranks,
@@ -37,12 +36,6 @@ def _hv_inclusion_exclusion(pts: np.ndarray, ref: np.ndarray) -> float:
 
 
 # --- dominance and ranks -----------------------------------------------------------
-
-
-def test_objective_is_frozen() -> None:
-    obj = Objective("val_acc", "max")
-    with pytest.raises(AttributeError):
-        obj.name = "other"  # type: ignore[misc]
 
 
 def test_two_objectives_min_min() -> None:

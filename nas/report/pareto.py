@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Literal, Sequence
 
 import numpy as np
@@ -10,14 +9,6 @@ import numpy as np
 Direction = Literal["max", "min"]
 Points = Sequence[Sequence[float]]
 REFERENCE_NOTE = "reference = the worst bound of every objective"
-
-
-@dataclass(frozen=True)
-class Objective:
-    """One objective to optimise and whether larger ("max") or smaller ("min") is better."""
-
-    name: str
-    direction: Direction
 
 
 def _signs(directions: Sequence[str]) -> np.ndarray:

@@ -47,7 +47,6 @@ class ShareSearch(OptunaSearch):
         self._waiting: dict[str, list[tuple[Any, Candidate]]] = {}  # key -> duplicates waiting on it
         self._done = journal.finished()
         self._rejected = {r["key"]: r["trial_id"] for r in journal.rows if r["status"] == "rejected"}
-        self.skips = 0
         super().__init__(space=lambda _trial: None, metric=space.metric_names, mode=space.modes,
                          sampler=make_sampler(space.sampler, _trials_so_far(storage)),
                          study_name=STUDY_NAME, storage=storage)
