@@ -103,6 +103,7 @@ def test_a_rerun_reuses_the_trained_soft_net(run, tmp_path):
 
 def test_proposals_are_warm_starts_and_the_unexpressible_are_skipped(run, tmp_path):
     from nas.run.driver import _enqueue_warm_starts
+    from nas.search.journal import Journal
 
     _, out, _ = run
     space = parse_space(SPACE | {"warm_start": ["plain", "paper", {"proposals": str(out)}]}, "s.yaml")
@@ -110,17 +111,19 @@ def test_proposals_are_warm_starts_and_the_unexpressible_are_skipped(run, tmp_pa
     (name, spec), = read_proposals(out)
     assert list(specs) == ["plain", "paper", name] and specs[name] == spec and encode(spec, space) is not None
     study, lines = optuna.create_study(), []
-    _enqueue_warm_starts(study, space, lines.append)
+    _enqueue_warm_starts(study, space, lines.append, Journal(tmp_path))
     tags = [t.user_attrs["warm_start"] for t in study.get_trials()]
     assert tags == ["plain", "paper", name] and not lines
     # conv2 only: the proposal also shares conv1, which this space cannot express
     narrow = parse_space(SPACE | {"vary": {"sharing": {"positions": ["conv2"]}},
                                   "warm_start": ["plain", {"proposals": str(out)}]}, "s.yaml")
-    study, lines = optuna.create_study(), []
-    _enqueue_warm_starts(study, narrow, lines.append)
+    (tmp_path / "narrow").mkdir()
+    study, lines, journal = optuna.create_study(), [], Journal(tmp_path / "narrow")
+    _enqueue_warm_starts(study, narrow, lines.append, journal)
     assert [t.user_attrs["warm_start"] for t in study.get_trials()] == ["plain"]
-    assert lines == [f"[search] warm start '{name}' cannot be expressed in this space (its depth, width or "
-                     f"sharing is not among the choices); skipped"]
+    assert len(lines) == 1 and lines[0].startswith(f"[search] warm start '{name}' skipped: the space cannot express it: ")
+    assert "conv1" in lines[0]  # the choice it would need
+    assert [(r["warm_start"], r["status"]) for r in journal.rows] == [(name, "invalid")]  # the export says why
 
 
 def test_contiguous_proposals_are_all_expressible_as_ranges():
