@@ -19,7 +19,7 @@ import yaml
 from nas.final_results import csv_text
 from nas.final_roles import BASELINES, export_of, origin, role_of, role_text
 from nas.journal import atomic_write
-from nas.progress import duration
+from nas.progress import count, duration
 from nas.schema import SpaceError
 from nas.space import DataConfig, dataset_overrides
 from sharesnet import build_model, checkpoint_bytes, count_flops, count_params
@@ -194,7 +194,7 @@ def run_job(job: Job, resume: bool, log: Callable[[str], None] = print, *, devic
     atomic_write(done, json.dumps(row, indent=1))
     resumed = f", resumed at epoch {result.resumed_at_epoch}: {row['train_time_s']:.0f} s of epochs in all" \
         if result.resumed_at_epoch else ""
-    log(f"[final] {job.label}: test accuracy {result.test_acc:.4f} ({result.epochs_run} epochs, "
+    log(f"[final] {job.label}: test accuracy {result.test_acc:.4f} ({count(result.epochs_run, 'epoch')}, "
         f"{result.wall_time_s:.0f} s{resumed})")
     return row
 

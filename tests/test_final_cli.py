@@ -176,6 +176,7 @@ def test_epochs_override_reaches_the_header(capsys, tmp_path):
                          "--out", tmp_path)
     assert code == 0 and "recipe wrn: 1 epoch, batch 128, lr x0.2 after 30%, 60%, 80% of the run (epochs 0.3, " \
                          "0.6, 0.8)" in log
+    assert "(1 epoch, " in log and "| wrn, 1 epoch, batch 128 |" in log and "1 epochs" not in log
 
 
 @pytest.mark.parametrize("recipe,epochs,says", [
