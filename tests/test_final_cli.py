@@ -160,7 +160,7 @@ def test_accuracy_shows_its_number_of_seeds():
 # --- D. epochs keep the recipe's shape ------------------------------------------------------
 
 def test_search_space_epochs_scale_the_recipe(tmp_path):
-    from nas.space.parse import load_space
+    from nas.space.config.parse import load_space
 
     path = tmp_path / "space.yaml"
     path.write_text(yaml.safe_dump({"name": "s", "data": {"dataset": "digits"}, "base": {"preset": "cifar_resnet20"},
@@ -176,6 +176,7 @@ def test_epochs_override_reaches_the_header(capsys, tmp_path):
                          "--out", tmp_path)
     assert code == 0 and "recipe wrn: 1 epoch, batch 128, lr x0.2 after 30%, 60%, 80% of the run (epochs 0.3, " \
                          "0.6, 0.8)" in log
+    assert "(1 epoch, " in log and "| wrn, 1 epoch, batch 128 |" in log and "1 epochs" not in log
 
 
 @pytest.mark.parametrize("recipe,epochs,says", [
@@ -223,7 +224,8 @@ def test_bad_values_are_one_line_errors(tmp_path, args, says):
 
 
 def test_space_base_preset_gets_the_same_hint(tmp_path):
-    from nas.space.parse import load_space
+    from nas.space.config.parse import load_space
+
     from nas.space.problems import SpaceError
 
     path = tmp_path / "space.yaml"

@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from nas.space.config.parse import load_space, parse_space
 
-from nas.space.parse import load_space, parse_space
 from nas.space.problems import SpaceError
 
 GOOD = {
@@ -130,6 +130,8 @@ def test_a_name_spelled_another_way_gets_that_name(written, meant):
     ("lr", -0.1, "bad.yaml: train.lr: must be positive, got -0.1"),
     ("label_smoothing", 1.5, "bad.yaml: train.label_smoothing: must be in [0, 1), got 1.5"),
     ("epocs", 3, "bad.yaml: train.epocs: unknown key; did you mean 'epochs'?"),
+    ("lr", "fast", "bad.yaml: train.lr: must be positive, got 'fast'"),  # not "'>' not supported between ..."
+    ("milestones", ["a"], "bad.yaml: train.milestones: must be positive numbers, got ('a',)"),
 ])
 def test_a_bad_train_value_is_named_by_its_key_in_the_space(key, value, expected):
     # A negative train.epochs was reported under "train: recipe.epochs".
@@ -150,3 +152,8 @@ def test_shipped_digits_spaces_state_their_real_validation_size():
         if stated and space.data.dataset == "digits":
             data = load_data(**space.data.load_kwargs())
             assert int(stated[1].replace(",", "")) == len(data.val), path.name
+
+
+def test_a_float_written_as_yaml_1_1_reads_it_is_the_number_it_means():
+    # `lr: 1.0e8` is a string to YAML 1.1; it failed with "train: '>' not supported between 'str' and 'int'".
+    assert parse_space(_with("train.lr", "1.0e8"), "s.yaml").recipe.lr == 1e8

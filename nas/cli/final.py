@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from nas.cli.args import KNOWN_ERRORS, Parser, fail, fraction, integer, interrupts_raise, resume_command
+from nas.report.progress import count
 
 SCRIPT = "scripts/train_final.py"
 SMOKE = {"dataset": "digits", "epochs": 5, "seeds": 1, "limit": 1000, "test_limit": 1000}  # a CPU check
@@ -160,7 +161,7 @@ def _where(gpus: int) -> str:
 def _schedule(recipe) -> str:
     """`30 epochs, batch 128, lr x0.2 at epochs 9, 18, 24`; a milestone inside an epoch is given as a
     share of the run, so `--epochs 1` does not read as "lr x0.2 at epochs 0.3"."""
-    text = f"{_count(recipe.epochs, 'epoch')}, batch {recipe.batch_size}, "
+    text = f"{count(recipe.epochs, 'epoch')}, batch {recipe.batch_size}, "
     if recipe.schedule == "multistep":
         from sharesnet.train.schedule import milestone_epochs
 
@@ -174,11 +175,7 @@ def _schedule(recipe) -> str:
     # The trainer caps a warm-up at half the run (sharesnet/train/schedule.py): say what it does.
     warm = min(recipe.warmup_epochs, recipe.epochs / 2)
     capped = " (capped at half the run)" if warm < recipe.warmup_epochs else ""
-    return text + (f"cosine lr after a warm-up of {_count(warm, 'epoch')}{capped}" if warm else "cosine lr")
-
-
-def _count(n: float, noun: str) -> str:
-    return f"{n:g} {noun}{'' if n == 1 else 's'}"
+    return text + (f"cosine lr after a warm-up of {count(warm, 'epoch')}{capped}" if warm else "cosine lr")
 
 
 def _interrupted(jobs: list, e: KeyboardInterrupt, argv: list[str], out: Path) -> int:

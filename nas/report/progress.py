@@ -2,6 +2,11 @@
 from __future__ import annotations
 
 
+def count(n: float, noun: str) -> str:
+    """`1 epoch`, `15 epochs`, `0.5 epochs`: a number and its noun, singular only for exactly one."""
+    return f"{n:g} {noun}{'' if n == 1 else 's'}"
+
+
 def duration(seconds: float) -> str:
     """`45s`, `3m05s`, `1h02m`."""
     seconds = max(0, int(round(seconds)))

@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import yaml
 
-from nas.report.progress import duration
+from nas.report.progress import count, duration
 from nas.retrain.results import csv_text
 from nas.retrain.roles import BASELINES, export_of, origin, role_of, role_text
 from nas.search.journal import atomic_write
@@ -206,7 +206,7 @@ def run_job(job: Job, resume: bool, log: Callable[[str], None] = print, *, devic
     atomic_write(done, json.dumps(row, indent=1))
     resumed = f", resumed at epoch {result.resumed_at_epoch}: {row['train_time_s']:.0f} s of epochs in all" \
         if result.resumed_at_epoch else ""
-    log(f"[final] {job.label}: test accuracy {result.test_acc:.4f} ({result.epochs_run} epochs, "
+    log(f"[final] {job.label}: test accuracy {result.test_acc:.4f} ({count(result.epochs_run, 'epoch')}, "
         f"{result.wall_time_s:.0f} s{resumed})")
     return row
 

@@ -13,6 +13,7 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
+from nas.report.progress import count
 from nas.retrain.compare import markdown
 from nas.retrain.roles import describe_exports, export_tags, order_key, role_of, role_text
 from nas.search.journal import atomic_write
@@ -81,7 +82,7 @@ def _facts(row: dict, folder: Path) -> dict:
     recipe, data = row["recipe"], row["data"]
     return row | {"depth": "-".join(str(s.depth) for s in spec.stages),
                   "width": "-".join(str(s.width) for s in spec.stages), "sharing": spec.sharing_summary(),
-                  "recipe_label": f"{recipe.get('name') or 'custom'}, {recipe['epochs']} epochs, "
+                  "recipe_label": f"{recipe.get('name') or 'custom'}, {count(recipe['epochs'], 'epoch')}, "
                                   f"batch {recipe['batch_size']}",
                   "data_label": _data_label(data, row.get("test_limit")),
                   "folder": folder.parent.name,  # the job's identity: its arch_id, or the preset or file name

@@ -194,6 +194,9 @@ def _recipe(pb: Problems, v: Any) -> Recipe:
     if v is not None and not isinstance(v, dict):
         pb.add("train", "expected a mapping like {recipe: fast, epochs: 10}")
     v = dict(v) if isinstance(v, dict) else {}
+    # YAML 1.1 reads `lr: 1.0e8` as a string: a float field takes the number it means, as constraints do.
+    floats = {f.name for f in dataclasses.fields(Recipe) if isinstance(f.default, float)}
+    v = {k: _number(x) if k in floats else x for k, x in v.items()}
     name = v.pop("recipe", "fast")
     if name not in list_recipes():
         pb.choice(name, "train.recipe", list_recipes())

@@ -85,21 +85,27 @@ class Recipe:
 
 
 def _validate(r: Recipe) -> None:
-    checks = [
-        ("epochs", isinstance(r.epochs, int) and r.epochs >= 1, "a positive integer"),
-        ("batch_size", isinstance(r.batch_size, int) and r.batch_size >= 1, "a positive integer"),
-        ("lr", r.lr > 0, "positive"),
-        ("weight_decay", r.weight_decay >= 0, "non-negative"),
-        ("schedule", r.schedule in ("cosine", "multistep"), "'cosine' or 'multistep'"),
-        ("warmup_epochs", r.warmup_epochs >= 0, "non-negative (capped at half the run)"),
-        ("milestones", all(m > 0 for m in r.milestones), "positive numbers"),
-        ("label_smoothing", 0 <= r.label_smoothing < 1, "in [0, 1)"),
-        ("crop_padding", r.crop_padding is None or r.crop_padding >= 0, "None or >= 0"),
-        ("cutout", r.cutout is None or r.cutout >= 0, "None or >= 0"),
-        ("precision", r.precision in ("auto", "fp32", "bf16"), "'auto', 'fp32' or 'bf16'"),
+    checks = [  # tests, not values: one of the wrong type is reported as a bad value, not a TypeError
+        ("epochs", lambda: isinstance(r.epochs, int) and r.epochs >= 1, "a positive integer"),
+        ("batch_size", lambda: isinstance(r.batch_size, int) and r.batch_size >= 1, "a positive integer"),
+        ("lr", lambda: r.lr > 0, "positive"),
+        ("momentum", lambda: r.momentum >= 0, "non-negative"),
+        ("weight_decay", lambda: r.weight_decay >= 0, "non-negative"),
+        ("schedule", lambda: r.schedule in ("cosine", "multistep"), "'cosine' or 'multistep'"),
+        ("warmup_epochs", lambda: r.warmup_epochs >= 0, "non-negative (capped at half the run)"),
+        ("milestones", lambda: all(m > 0 for m in r.milestones), "positive numbers"),
+        ("gamma", lambda: r.gamma > 0, "positive"),
+        ("label_smoothing", lambda: 0 <= r.label_smoothing < 1, "in [0, 1)"),
+        ("crop_padding", lambda: r.crop_padding is None or r.crop_padding >= 0, "None or >= 0"),
+        ("cutout", lambda: r.cutout is None or r.cutout >= 0, "None or >= 0"),
+        ("precision", lambda: r.precision in ("auto", "fp32", "bf16"), "'auto', 'fp32' or 'bf16'"),
     ]
     for key, ok, want in checks:
-        if not ok:
+        try:
+            good = ok()
+        except TypeError:  # e.g. lr: '1.0e8', which YAML 1.1 reads as a string
+            good = False
+        if not good:
             detail = f"must be {want}, got {getattr(r, key)!r}"
             raise RecipeError(f"recipe.{key}: {detail}", key=key, detail=detail)
     late = [m for m in r.milestones if m >= max(1, r.epochs)]
