@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from nas.space.config.parse import parse_space
 
 from nas.space.codec import decode, smallest
 from nas.space.datacheck import check_data
+from nas.space.parse import parse_space
 from nas.space.problems import SpaceError
 from sharesnet import build_model, count_flops, count_params
 from tests.test_data import write_imagefolder

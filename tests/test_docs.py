@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from nas.space.config.parse import parse_space
 
 from nas.space.config import TOP_KEYS, DataConfig, SamplerConfig, SharingConfig
+from nas.space.parse import parse_space
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "search_spaces/README.md"

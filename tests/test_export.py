@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from nas.space.config.parse import load_space
 
 from nas.report.export import export_experiment, figure, log_ticks, next_steps, si
+from nas.space.parse import load_space
 from sharesnet import get_spec, masks
 from sharesnet.rules import paper_sharing
 

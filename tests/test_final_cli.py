@@ -160,7 +160,7 @@ def test_accuracy_shows_its_number_of_seeds():
 # --- D. epochs keep the recipe's shape ------------------------------------------------------
 
 def test_search_space_epochs_scale_the_recipe(tmp_path):
-    from nas.space.config.parse import load_space
+    from nas.space.parse import load_space
 
     path = tmp_path / "space.yaml"
     path.write_text(yaml.safe_dump({"name": "s", "data": {"dataset": "digits"}, "base": {"preset": "cifar_resnet20"},
@@ -224,8 +224,7 @@ def test_bad_values_are_one_line_errors(tmp_path, args, says):
 
 
 def test_space_base_preset_gets_the_same_hint(tmp_path):
-    from nas.space.config.parse import load_space
-
+    from nas.space.parse import load_space
     from nas.space.problems import SpaceError
 
     path = tmp_path / "space.yaml"

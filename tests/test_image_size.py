@@ -4,12 +4,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from nas.space.config.parse import parse_space
 from PIL import Image
 
 from nas.search.candidate import costs
 from nas.space.config import DataConfig
 from nas.space.datacheck import check_data
+from nas.space.parse import parse_space
 from nas.space.problems import SpaceError
 from sharesnet import build_model
 from sharesnet.data import DataError, load_data

@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from conftest import random_valid_masks, tiny_spec
-from nas.space.config.parse import parse_space
 
+from conftest import random_valid_masks, tiny_spec
 from nas.bench.inherit import RandomChoices
 from nas.run.inheritance import largest_parent
 from nas.search.candidate import recipe_hash
 from nas.space.codec import decode
+from nas.space.parse import parse_space
 from nas.space.problems import SpaceError
 from sharesnet import build_model
 from sharesnet import masks as M
@@ -190,7 +190,7 @@ def test_search_trains_the_parent_once_and_every_candidate_inherits(tmp_path):
 
     path = tmp_path / "space.yaml"
     path.write_text(yaml.safe_dump(space_dict(inherit={"finetune_epochs": 1})))
-    from nas.space.config.parse import load_space
+    from nas.space.parse import load_space
 
     space, exp, lines = load_space(path), tmp_path / "exp", []
     # A parent cut off after its first epoch, as a stopped search leaves it: the search continues it.
@@ -252,11 +252,10 @@ def test_bench_smoke_prints_the_last_line_and_resumes(tmp_path):
 def test_bench_takes_a_searchs_trainings_as_scratch_only_for_the_same_recipe_and_data(tmp_path):
     # A search's trainings are the bench's scratch trainings (same trial recipe, data, seed):
     # --scratch-from reads them, and refuses a search run under another recipe or data.
-    from nas.space.config.parse import load_space
-
     from nas.bench.inherit import searched
     from nas.run.driver import _prepare_folder
     from nas.search.journal import Journal
+    from nas.space.parse import load_space
 
     path = tmp_path / "space.yaml"
     path.write_text(yaml.safe_dump(space_dict()))

@@ -6,7 +6,6 @@ import optuna
 import pytest
 import torch
 import yaml
-from nas.space.config.parse import load_space, parse_space
 
 from nas.cli.final import final_main
 from nas.cli.propose import propose_main
@@ -14,6 +13,7 @@ from nas.propose.proposals import read_proposals
 from nas.propose.run import default_templates, soft_spec
 from nas.search.candidate import costs
 from nas.space.codec import encode, warm_start_specs
+from nas.space.parse import load_space, parse_space
 from nas.space.problems import SpaceError
 from sharesnet import ArchSpec, build_model
 from sharesnet.similarity import propose

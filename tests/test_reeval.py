@@ -4,7 +4,6 @@ import json
 
 import pytest
 import yaml
-from nas.space.config.parse import load_space, parse_space
 
 from nas.report import noise as noise_report
 from nas.report import rankstats
@@ -12,6 +11,7 @@ from nas.report.export import export_experiment
 from nas.run.driver import Resources, run_search
 from nas.search import reeval
 from nas.space.config import ReevalConfig
+from nas.space.parse import load_space, parse_space
 from nas.space.problems import SpaceError
 from tests.test_search import rows, write_space
 

@@ -1,9 +1,9 @@
 import optuna
 import pytest
-from nas.space.config.parse import parse_space
 
 from nas.search.candidate import evaluate_costs
 from nas.space.codec import decode, encode, legalise, warm_start_specs
+from nas.space.parse import parse_space
 from sharesnet import build_model, count_params, get_spec
 from sharesnet import masks as M
 
@@ -66,10 +66,10 @@ def test_a_resumed_search_does_not_replay_the_first_runs_proposals(tmp_path, sam
     # candidates again (seen on CIFAR-10: the first three proposals after --resume were
     # the three trainings the stop had cut off), each a wasted, reused proposal.
     import optuna
-    from nas.space.config.parse import parse_space
 
     from nas.search.journal import Journal
     from nas.search.searcher import ShareSearch
+    from nas.space.parse import parse_space
 
     raw = {"base": {"preset": "cifar_resnet20"}, "vary": {"depth": [1, 2, 3]}, "sampler": {"name": sampler}}
     space = parse_space(raw)

@@ -11,11 +11,11 @@ from pathlib import Path
 import optuna
 import pytest
 import yaml
-from nas.space.config.parse import load_space
 
 from nas.run.driver import Resources, run_search
 from nas.run.trainable import FAULT_ENV
 from nas.space.codec import decode
+from nas.space.parse import load_space
 from sharesnet import ArchSpec
 
 ROOT = Path(__file__).resolve().parents[1]

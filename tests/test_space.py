@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from nas.space.config.parse import load_space, parse_space
 
+from nas.space.parse import load_space, parse_space
 from nas.space.problems import SpaceError
 
 GOOD = {

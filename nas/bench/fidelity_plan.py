@@ -16,8 +16,8 @@ from typing import Any
 import yaml
 
 from nas.space.config import DataConfig, SearchSpace
-from nas.space.config.parse import load_space
 from nas.space.matched import KINDS, matched_plain
+from nas.space.parse import load_space
 from nas.space.problems import Problems, is_int, read_yaml
 from sharesnet.rules import paper_sharing
 from sharesnet.spec import ArchSpec

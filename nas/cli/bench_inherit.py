@@ -41,8 +41,8 @@ def _run(args) -> int:
     import torch
 
     from nas.bench.inherit import choose, last_line, pick_archs, run_bench, searched, table
-    from nas.space.config.parse import load_space
     from nas.space.datacheck import check_data
+    from nas.space.parse import load_space
     from sharesnet.data import load_data
 
     if args.smoke:

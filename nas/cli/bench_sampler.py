@@ -7,7 +7,7 @@ from pathlib import Path
 
 from nas.cli.args import KNOWN_ERRORS, Parser, fail, integer
 from nas.space.config import SAMPLERS
-from nas.space.config.parse import load_space
+from nas.space.parse import load_space
 
 
 def main(argv: list[str], doc: str | None = None) -> int:

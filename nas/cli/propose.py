@@ -45,7 +45,7 @@ def propose_main(argv: list[str], doc: str) -> int:
 def _propose(args) -> int:
     from nas.propose.run import run_propose
     from nas.propose.table import markdown
-    from nas.space.config.parse import load_space
+    from nas.space.parse import load_space
     from sharesnet.similarity import THRESHOLDS
 
     space = load_space(args.space)
@@ -71,7 +71,7 @@ def _out(args, space) -> Path:
     """--out, or experiments/<name>-proposals (-smoke: a smoke run never shares a folder with a real one)."""
     if args.out:
         return Path(args.out)
-    from nas.space.config.parse import load_space
+    from nas.space.parse import load_space
 
     name = (space or load_space(args.space)).name
     return Path("experiments") / f"{name}-proposals{'-smoke' if args.smoke else ''}"

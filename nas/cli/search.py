@@ -45,7 +45,7 @@ def search_main(argv: list[str], doc: str) -> int:
 def _search(args, argv: list[str], stop) -> int:
     start = time.perf_counter()  # the user's wait: data, Ray start-up and export included
     from nas.cli.outdir import check_writable
-    from nas.space.config.parse import load_space
+    from nas.space.parse import load_space
 
     space = load_space(args.space)
     if args.trials is not None:
