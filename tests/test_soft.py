@@ -30,7 +30,7 @@ def soft_tiny(k=3, **kw) -> ArchSpec:
 # --- the spec ----------------------------------------------------------------------------
 
 def test_hard_arch_ids_are_those_of_the_readme_table():
-    rows = re.findall(r"^\| (\w+) \|.*\| `([0-9a-f]{12})` \|$", (ROOT / "README.md").read_text(), re.M)
+    rows = re.findall(r"^\| (\w+) \|.*\| `([0-9a-f]{12})` \|$", (ROOT / "docs/models.md").read_text(), re.M)
     assert len(rows) == len(list_models())
     for name, arch_id in rows:
         assert get_spec(name).arch_id == arch_id, name
