@@ -47,3 +47,14 @@ def one_thread():
 @pytest.fixture
 def rng():
     return random.Random(0)
+
+
+@pytest.fixture
+def ray_session():
+    """A Ray started by this test alone: one left running by an earlier test would keep its
+    workers' environment (a fault injected through the environment would never reach them)."""
+    import ray
+
+    ray.shutdown()
+    yield
+    ray.shutdown()

@@ -71,7 +71,7 @@ def test_noise_verdicts_use_the_pooled_spread():
     assert "not measured" in unmeasured[0]
 
 
-def test_a_search_reevaluates_resumes_and_exports_mean_and_noise(tmp_path, capsys):
+def test_a_search_reevaluates_resumes_and_exports_mean_and_noise(tmp_path, capsys, ray_session):
     space_file = write_space(tmp_path, trials=4, reevaluate={"top": 2, "seeds": 2, "rounds": 1})
     exp = tmp_path / "exp"
     summary = run_search(load_space(space_file), exp, Resources(cpus_per_trial=1))
@@ -105,7 +105,7 @@ def test_a_search_reevaluates_resumes_and_exports_mean_and_noise(tmp_path, capsy
     assert summary["reevaluated"] == 0  # nothing left to do
 
 
-def test_an_experiment_from_before_reevaluate_resumes_without_it(tmp_path, capsys):
+def test_an_experiment_from_before_reevaluate_resumes_without_it(tmp_path, capsys, ray_session):
     space_file = write_space(tmp_path, trials=2)
     exp = tmp_path / "exp"
     run_search(load_space(space_file), exp, Resources(cpus_per_trial=1))

@@ -38,14 +38,6 @@ def rows(exp: Path) -> list[dict]:
     return [json.loads(line) for line in (exp / "trials.jsonl").read_text().splitlines()]
 
 
-@pytest.fixture
-def ray_session():
-    import ray
-
-    yield
-    ray.shutdown()
-
-
 def test_search_dedup_constraints_failures(tmp_path, ray_session, monkeypatch):
     # Four architectures exist (conv2 of each stage shared or not); the plain one is over
     # budget, one is made to diverge, and a 4th training cannot be found: the searcher
