@@ -125,7 +125,7 @@ class Runner:
                     check_folders([job], resume=True)
                     fresh = not (job.folder / "result.json").is_file()
                     row = run_job(job, True, self._quiet, device=self.device,
-                                  bundle=self._bundle((job.data, None), final=True))
+                                  bundle=self._bundle(job.data))
                     if fresh:
                         self.trained.append(task)
                     return row
@@ -133,13 +133,13 @@ class Runner:
                 return None
             time.sleep(5)
 
-    def _bundle(self, key: Any, final: bool = False) -> Any:
+    def _bundle(self, cfg: DataConfig) -> Any:
+        """The data of `cfg`, loaded once (a final job loads the same splits: it trains on train+val)."""
         from sharesnet.data import load_data
 
-        if key not in self.bundles:
-            cfg: DataConfig = key[0] if final else key
-            self.bundles[key] = load_data(**cfg.load_kwargs())
-        return self.bundles[key]
+        if cfg not in self.bundles:
+            self.bundles[cfg] = load_data(**cfg.load_kwargs())
+        return self.bundles[cfg]
 
     def _quiet(self, line: str) -> None:
         """The trainer's epoch lines, indented under the task's own line."""

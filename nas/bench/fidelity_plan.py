@@ -146,7 +146,7 @@ def _archs(pb: Problems, raw: Any, space: SearchSpace) -> list[Arch]:
         if pb.choice(kind, "archs.matched", KINDS) is None:
             continue
         for member in front:
-            spec = matched_plain(space.base, _params(member.spec), kind)
+            spec = matched_plain(space.base, params_of(member.spec), kind)
             archs.append(Arch(f"{spec.name} ({kind}, matches {member.name})", "matched", spec))
     sizes = top.get("sizes", []) or []
     if not (isinstance(sizes, list) and all(is_int(n) and n > 0 for n in sizes)):
@@ -200,7 +200,8 @@ def _final(pb: Problems, raw: Any, space: SearchSpace) -> Final:
     return Final(dataclasses.replace(space.data, limit=None), recipe, seeds or 1, tuple(Path(r) for r in reuse))
 
 
-def _params(spec: ArchSpec) -> int:
+def params_of(spec: ArchSpec) -> int:
+    """Parameters, each counted once (a build, no FLOP count)."""
     from sharesnet import build_model, count_params
 
     return count_params(build_model(spec))

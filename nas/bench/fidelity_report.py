@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nas.bench.fidelity import Task, find_final
-from nas.bench.fidelity_plan import Arch, Plan, Proxy
+from nas.bench.fidelity_plan import Arch, Plan, Proxy, params_of
 from nas.report import rankstats
 
 
@@ -155,9 +155,7 @@ def describe(p: Proxy) -> str:
 
 
 def params(arch: Arch) -> int:
-    from nas.search.candidate import costs
-
-    return costs(arch.spec, (arch.spec.in_channels, 8, 8))[0]  # params do not depend on the input size
+    return params_of(arch.spec)
 
 
 def _mean_sd(xs: list[float]) -> str:
