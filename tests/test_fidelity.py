@@ -117,9 +117,12 @@ def test_proxies_that_train_alike_share_their_runs(tmp_path):
     assert len(proxy) == 12
     assert {t.proxy.name for t in proxy} == {"today", "short"}
     assert sum(t.kind == "final" for t in tasks) == 6
-    # seed-major: every net's first seed under every proxy before any second seed
-    seeds = [t.seed for t in tasks]
-    assert seeds.index(1) > max(i for i, s in enumerate(seeds) if s == 0 and tasks[i].kind == "proxy")
+    # each net's first final, then the proxies seed-major, then the other finals
+    kinds = [(t.kind, t.seed) for t in tasks]
+    assert kinds[:3] == [("final", 0)] * 3
+    assert kinds[-3:] == [("final", 1)] * 3
+    proxy_seeds = [t.seed for t in proxy]
+    assert proxy_seeds == sorted(proxy_seeds)
 
 
 def test_a_final_result_is_reused_only_when_its_recipe_and_data_match(tmp_path):

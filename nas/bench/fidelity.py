@@ -5,8 +5,9 @@ Everything trains in this process with the plain trainer (no Ray). A proxy run's
 one JSON file in <out>/runs, named by a hash of its recipe, data and thread count, so two
 proxies that train the same way share their runs (the mean-of-2-seeds proxy reuses
 `today`'s). A final retraining is a train_final job folder, <out>/final/<arch_id>/seed-N.
-Order is seed-major (every net's first seed under every proxy before any second seed), so a
-run cut off part way already ranks every net once.
+Order: the first final of every net, then the proxies seed-major (every net's first seed
+under every proxy before any second seed), then the other finals, so a run cut off part way
+already ranks every net once.
 """
 from __future__ import annotations
 
@@ -69,21 +70,31 @@ def _facts(config: dict) -> dict:
 
 
 def plan_tasks(plan: Plan, out: Path) -> list[Task]:
-    """Every training the plan needs, each once, seed-major; finals already found are left out."""
+    """Every training the plan needs, each once; finals already found are left out.
+
+    Order: each net's first final (a net without one cannot be scored), then the proxy runs
+    seed-major, then the other finals. A final recipe is built to vary little with the seed,
+    so its extra seeds refine a mean; a proxy's second seed is what measures its noise."""
     tasks: dict[tuple, Task] = {}
+
+    def add(t: Task) -> None:
+        tasks.setdefault(t.identity(), t)
+
+    def finals(seed: int) -> None:
+        for arch in plan.archs:
+            if find_final(plan, arch, seed, out) is None:
+                add(Task("final", arch, seed))
+
+    finals(0)
     depth = max(p.average * p.seeds for p in plan.proxies)
-    for k in range(max(depth, plan.final.seeds)):
+    for k in range(depth):
         for proxy in plan.proxies:
             seeds = [s for group in proxy.seed_groups() for s in group]
             if k < len(seeds):
                 for arch in plan.archs:
-                    t = Task("proxy", arch, seeds[k], proxy)
-                    tasks.setdefault(t.identity(), t)
-        if k < plan.final.seeds:
-            for arch in plan.archs:
-                if find_final(plan, arch, k, out) is None:
-                    t = Task("final", arch, k)
-                    tasks.setdefault(t.identity(), t)
+                    add(Task("proxy", arch, seeds[k], proxy))
+    for seed in range(1, plan.final.seeds):
+        finals(seed)
     return list(tasks.values())
 
 
