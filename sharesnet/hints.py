@@ -43,3 +43,9 @@ def maybe_did_you_mean(word: object, known: Iterable[object]) -> str:
     """`; did you mean 'x'?` when a known name is close, else nothing."""
     hit = close_match(word, known)
     return f"; did you mean '{hit}'?" if hit else ""
+
+
+def did_you_mean_aside(word: object, known: Iterable[object]) -> str:
+    """` (did you mean 'x'?)` when a known name is close, else nothing: for the end of a message."""
+    hit = close_match(word, known)
+    return f" (did you mean '{hit}'?)" if hit else ""

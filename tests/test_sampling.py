@@ -83,6 +83,22 @@ def test_a_resumed_search_does_not_replay_the_first_runs_proposals(tmp_path, sam
     assert first != again
 
 
+@pytest.mark.parametrize("sampler", ["nsga2", "nsga3", "tpe", "gp", "qmc", "random"])
+def test_ray_can_pickle_the_searcher_whatever_its_sampler(tmp_path, sampler):
+    # Ray Tune pickles its configuration, searcher included, when a run starts; Optuna 5.1's
+    # NSGA-II sampler holds a thread lock, and every nsga2 search failed there at once.
+    from ray import cloudpickle
+
+    from nas.search.journal import Journal
+    from nas.search.searcher import ShareSearch
+    from nas.space.parse import parse_space
+
+    space = parse_space({"base": {"preset": "cifar_resnet20"}, "vary": {"depth": [1, 2]}, "sampler": {"name": sampler}})
+    storage = optuna.storages.RDBStorage(f"sqlite:///{tmp_path / 'optuna.db'}")
+    searcher = ShareSearch(space, Journal(tmp_path), storage, trial_config=lambda c: {})
+    assert cloudpickle.loads(cloudpickle.dumps(searcher)) is None  # a stand-in: resume is the database
+
+
 QUICK = {"data": {"dataset": "digits"}, "base": {"preset": "cifar_resnet20"},
          "vary": {"depth": [2, 3, 4], "sharing": {"positions": ["conv1", "conv2"], "k": [2, 3]}}}
 

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Callable
 
 from nas.bench.gpu_measure import GpuSampler, describe_gpu
-from nas.cli.args import Parser, interrupts_raise
+from nas.cli.args import Parser
+from nas.run.signals import interrupts_raise
 
 ROOT = Path(__file__).resolve().parents[2]  # the project: scripts/ and search_spaces/ are found from here
 

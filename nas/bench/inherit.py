@@ -21,6 +21,7 @@ from nas.bench.runcache import cached_path, run_all, run_cached
 from nas.report.pareto import pareto_front_indices
 from nas.run.inheritance import largest_parent
 from nas.search.candidate import costs, evaluate_costs
+from nas.search.rows import Status
 from nas.space.codec import decode, encode
 from nas.space.config import InheritConfig, SearchSpace
 from sharesnet.data import DataBundle
@@ -118,7 +119,7 @@ def searched(space: SearchSpace, data: DataBundle, exp_dir: Path) -> dict[str, t
     found = {}
     with (exp_dir / "trials.csv").open() as f:
         for r in csv.DictReader(f):
-            if r["status"] == "ok" and not r["reused_from"]:
+            if r["status"] == Status.OK and not r["reused_from"]:
                 spec = ArchSpec.from_dict(json.loads(r["spec"]))
                 found.setdefault(r["arch_id"], (spec, {"arch_id": r["arch_id"], "val_acc": float(r["val_acc"]),
                                                        "images": int(r["epochs"]) * per_epoch, "epochs": int(r["epochs"]),

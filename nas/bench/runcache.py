@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from nas.search.journal import atomic_write
 from sharesnet.data import DataBundle
+from sharesnet.files import atomic_write
 from sharesnet.spec import ArchSpec
 from sharesnet.train import Recipe, train
 

@@ -34,6 +34,7 @@ from nas.report.export import reference_bounds
 from nas.report.pareto import normalized_hypervolume
 from nas.search.candidate import Candidate
 from nas.search.journal import Journal
+from nas.search.rows import Status
 from nas.search.searcher import ShareSearch
 from nas.space.codec import encode, warm_start_specs
 from nas.space.config import SearchSpace
@@ -87,7 +88,7 @@ class Trainer:
 
             start = time.perf_counter()
             res = train(cand.spec, self.space.recipe, self.data)
-            row = {"key": cand.key, "arch_id": cand.arch_id, "status": "ok", "val_acc": res.val_acc_last,
+            row = {"key": cand.key, "arch_id": cand.arch_id, "status": Status.OK, "val_acc": res.val_acc_last,
                    "epoch": res.epochs_run, "train_time_s": res.train_time_s,
                    "wall_time_s": time.perf_counter() - start}
             with self.path.open("a") as f:

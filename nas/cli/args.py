@@ -7,16 +7,12 @@ once with the same one-line style as a malformed space file:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import shlex
-import signal
 import sys
-import threading
-from typing import Callable, Iterator
+from typing import Callable
 
 EXIT_FAILED = 1  # it ran, but produced nothing to go on with (e.g. an empty front)
 EXIT_ERROR = 2  # bad input: nothing was started
-EXIT_INTERRUPTED = {signal.SIGINT: 130, signal.SIGTERM: 143}  # 128 + signal number, as shells report
 
 
 class Parser(argparse.ArgumentParser):
@@ -88,44 +84,6 @@ def resume_command(argv: list[str], script: str) -> str:
     args = list(argv) if "--resume" in argv else list(argv) + ["--resume"]
     typed = sys.argv[0] if sys.argv and sys.argv[0].endswith(".py") else script  # as the user typed it
     return "python " + shlex.join([typed, *args])
-
-
-class Interrupted(KeyboardInterrupt):
-    """The first SIGINT or SIGTERM, raised where the program is; a KeyboardInterrupt, so no
-    `except Exception` on the way swallows it."""
-
-    def __init__(self, signum: int):
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-    @property
-    def exit_code(self) -> int:
-        return EXIT_INTERRUPTED[self.signum]
-
-
-@contextlib.contextmanager
-def interrupts_raise() -> Iterator[None]:
-    """Within: the first SIGINT/SIGTERM raises Interrupted at once; a second one ends the process.
-
-    For commands whose work runs in this process (a training loop): they stop where they are,
-    keep the last checkpoint, and report. The second signal gets the default action, so a
-    user who presses Ctrl-C twice is never held up by the report.
-    """
-    if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
-        yield
-        return
-
-    def handle(signum: int, _frame) -> None:
-        for s in EXIT_INTERRUPTED:
-            signal.signal(s, signal.SIG_DFL)
-        raise Interrupted(signum)
-
-    old = {s: signal.signal(s, handle) for s in EXIT_INTERRUPTED}
-    try:
-        yield
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
 
 
 def fail(message: str) -> int:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from nas.cli.args import KNOWN_ERRORS, Parser, fail, integer, interrupts_raise, resume_command
+from nas.cli.args import KNOWN_ERRORS, Parser, fail, integer, resume_command
+from nas.run.signals import interrupts_raise
 
 SCRIPT = "scripts/fidelity.py"
 EXIT_PARTIAL = 3  # a report drawn from part of the plan's results
@@ -81,7 +82,7 @@ def _check_out(out: Path, args) -> None:
 def _report(plan, out: Path, threads: int | None, argv: list[str]) -> int:
     from nas.bench.fidelity_plot import plot
     from nas.bench.fidelity_report import best, collect, last_line, markdown, summarise
-    from nas.search.journal import atomic_write
+    from sharesnet.files import atomic_write
 
     c = collect(plan, out, threads)
     if len(c.threads) > 1:
@@ -106,4 +107,4 @@ def _report(plan, out: Path, threads: int | None, argv: list[str]) -> int:
     if partial:
         print(f"[fidelity] {partial}", file=sys.stderr)
     print(last_line(chosen))
-    return 3 if partial else 0
+    return EXIT_PARTIAL if partial else 0

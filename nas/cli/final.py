@@ -6,8 +6,9 @@ import signal
 import sys
 from pathlib import Path
 
-from nas.cli.args import KNOWN_ERRORS, Parser, fail, fraction, integer, interrupts_raise, resume_command
+from nas.cli.args import KNOWN_ERRORS, Parser, fail, fraction, integer, resume_command
 from nas.report.progress import count
+from nas.run.signals import interrupts_raise
 
 SCRIPT = "scripts/train_final.py"
 SMOKE = {"dataset": "digits", "epochs": 5, "seeds": 1, "limit": 1000, "test_limit": 1000}  # a CPU check

@@ -7,7 +7,8 @@ import shlex
 import sys
 from pathlib import Path
 
-from nas.cli.args import KNOWN_ERRORS, Parser, fail, integer, interrupts_raise
+from nas.cli.args import KNOWN_ERRORS, Parser, fail, integer
+from nas.run.signals import interrupts_raise
 
 SCRIPT = "scripts/propose.py"
 SMOKE = {"epochs": 2, "limit": 400}  # a CPU check of the whole path; its proposals mean nothing

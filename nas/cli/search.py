@@ -7,8 +7,10 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from nas.cli.args import EXIT_FAILED, EXIT_INTERRUPTED, KNOWN_ERRORS, Parser, fail, integer, number, resume_command
+from nas.cli.args import EXIT_FAILED, KNOWN_ERRORS, Parser, fail, integer, number, resume_command
+from nas.run.signals import EXIT_INTERRUPTED
 from nas.search.journal import Journal
+from nas.search.rows import Status
 
 SCRIPT = "scripts/search.py"
 
@@ -93,7 +95,7 @@ def _outcomes(exp_dir: Path) -> str:
     first = {}
     for r in rows:
         first.setdefault(r["status"], r.get("reason"))
-    return ", ".join(f"{n} {status}" + (f" (e.g. {first[status]})" if first[status] and status != "repeat" else "")
+    return ", ".join(f"{n} {status}" + (f" (e.g. {first[status]})" if first[status] and status != Status.REPEAT else "")
                      for status, n in counts.most_common())
 
 

@@ -20,14 +20,14 @@ import torch
 import yaml
 
 from nas.propose.proposals import INDEX, KIND, SPECS
-from nas.propose.table import csv_text, markdown
+from nas.propose.table import markdown, proposals_csv
 from nas.search.candidate import costs
-from nas.search.journal import atomic_write
 from nas.space.codec import encode, varies
 from nas.space.config import SearchSpace
 from nas.space.problems import SpaceError
 from sharesnet import build_model
 from sharesnet.data import DataBundle, load_data
+from sharesnet.files import atomic_write
 from sharesnet.fold import fold
 from sharesnet.similarity import THRESHOLDS, Proposal, propose, similarities
 from sharesnet.spec import ArchSpec
@@ -145,7 +145,7 @@ def _write(out: Path, doc: dict[str, Any], spec: ArchSpec) -> None:
         atomic_write(out / row["file"], yaml.safe_dump(body, sort_keys=False))
     atomic_write(out / INDEX, yaml.safe_dump(doc, sort_keys=False))
     rows = [doc["soft"], *doc["proposals"]]
-    atomic_write(out / "proposals.csv", csv_text(rows, doc["plain"]))
+    atomic_write(out / "proposals.csv", proposals_csv(rows, doc["plain"]))
     atomic_write(out / "proposals.md", markdown(rows, doc["plain"]) + "\n")
     plot_similarity(doc["similarity"], out / "similarity.png", f"{spec.name} ({spec.arch_id}): |cos| of the "
                     f"blocks' coefficients; val acc {doc['soft']['val_acc']:.4f}")

@@ -5,22 +5,17 @@ training, and each proposal's with the folded soft weights, before any retrainin
 """
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any
+
+from sharesnet import files
 
 COLUMNS = ["name", "thresholds", "arch_id", "sharing", "params", "params_vs_plain", "flops", "val_acc",
            "fold_residual", "in_space", "file"]
 
 
-def csv_text(rows: list[dict[str, Any]], plain: dict[str, Any]) -> str:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=COLUMNS, extrasaction="ignore")
-    w.writeheader()
-    for r in rows:
-        w.writerow(r | {"thresholds": " ".join(f"{t:g}" for t in r["thresholds"]),
-                        "params_vs_plain": round(r["params"] / plain["params"], 4)})
-    return buf.getvalue()
+def proposals_csv(rows: list[dict[str, Any]], plain: dict[str, Any]) -> str:
+    return files.csv_text((r | {"thresholds": " ".join(f"{t:g}" for t in r["thresholds"]),
+                                "params_vs_plain": round(r["params"] / plain["params"], 4)} for r in rows), COLUMNS)
 
 
 def markdown(rows: list[dict[str, Any]], plain: dict[str, Any]) -> str:

@@ -8,8 +8,6 @@ index in pareto.yaml's `front` list, the number `scripts/train_final.py --select
 """
 from __future__ import annotations
 
-import csv
-import io
 import math
 import shlex
 from pathlib import Path
@@ -21,7 +19,9 @@ from nas.report import noise as noise_report
 from nas.report.figures import save_figure
 from nas.report.pareto import dominates, normalized_hypervolume
 from nas.search import reeval
-from nas.search.journal import Journal, atomic_write
+from nas.search.journal import Journal
+from nas.search.rows import Status
+from sharesnet.files import atomic_write, csv_text
 from sharesnet.spec import ArchSpec
 
 UNITS = {"params": "parameters", "flops": "fvcore FLOPs (1 multiply-add = 1 flop), batch 1", "val_acc": "fraction"}
@@ -54,7 +54,7 @@ def export_experiment(exp_dir: str | Path, log: Callable[[str], None] = print) -
            "front": [_entry(r, resolved) | j for r, j in zip(front, judged)],
            "baselines": {tag: _entry(r, resolved) for tag, r in base.items()}}
     atomic_write(exp_dir / "pareto.yaml", yaml.dump(doc, Dumper=_NoAliases, sort_keys=False))
-    atomic_write(exp_dir / "pareto.csv", _csv(ranked))
+    atomic_write(exp_dir / "pareto.csv", csv_text(ranked, CSV_COLUMNS))
     if rows:
         _plot(ranked, front, exp_dir / "pareto.png", names)
     where = [where_is(tag, journal.rows, ranked, front, names, modes, resolved.get("warm_start", []))
@@ -92,7 +92,7 @@ def baselines(journal_rows: list[dict], ranked: list[dict]) -> dict[str, dict]:
     found = {}
     for row in journal_rows:
         tag = row.get("warm_start")
-        if tag in WARM_STARTS and row["status"] == "ok" and row["arch_id"] in by_arch:
+        if tag in WARM_STARTS and row["status"] == Status.OK and row["arch_id"] in by_arch:
             found.setdefault(tag, by_arch[row["arch_id"]])
     return found
 
@@ -115,14 +115,8 @@ class _NoAliases(yaml.SafeDumper):
         return True
 
 
-def _csv(ranked: list[dict]) -> str:
-    cols = ["rank", "arch_id", "trial_id", "val_acc", "val_acc_std", "n_seeds", "params", "flops", "sharing",
-            "warm_start"]
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore")
-    w.writeheader()
-    w.writerows(ranked)
-    return buf.getvalue()
+CSV_COLUMNS = ["rank", "arch_id", "trial_id", "val_acc", "val_acc_std", "n_seeds", "params", "flops", "sharing",
+               "warm_start"]
 
 
 def shape(spec: dict) -> tuple[str, str]:
@@ -177,13 +171,13 @@ def where_is(tag: str, journal_rows: list[dict], ranked: list[dict], front: list
     """One line: the rank of a warm start (plain or paper) and the front members that dominate it."""
     label = WARM_STARTS[tag]
     tried = [r for r in journal_rows if r.get("warm_start") == tag]
-    ok = {r["arch_id"] for r in tried if r["status"] == "ok"}  # a reused row names the architecture too
+    ok = {r["arch_id"] for r in tried if r["status"] == Status.OK}  # a reused row names the architecture too
     cand = next((r for r in ranked if r["arch_id"] in ok), None)
     if cand is None:
         if tried:
             last = tried[-1]
             why = f"{last['status']} ({last['reason']})" if last.get("reason") else last["status"]
-            why = last["reason"] if last["status"] == "invalid" and last.get("reason") else why
+            why = last["reason"] if last["status"] == Status.INVALID and last.get("reason") else why
             return f"{label} was not evaluated: {why}."
         if tag not in listed:
             return f"{label} was not evaluated: it is not in the space's warm_start list."

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from nas.report import rankstats
 
-VERDICTS = ("above", "below", "within noise", "noise not measured")
-
 
 def judge(front: list[dict], baselines: dict[str, dict], spread: rankstats.Spread | None) -> list[dict]:
     """Per front member: {"vs": {tag: {diff, half_width, verdict}}, "within_noise_of": [indices]}."""

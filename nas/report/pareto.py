@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
-Direction = Literal["max", "min"]
 Points = Sequence[Sequence[float]]
 REFERENCE_NOTE = "reference = the worst bound of every objective"
 

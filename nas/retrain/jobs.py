@@ -17,13 +17,12 @@ from typing import Any, Callable
 import yaml
 
 from nas.report.progress import count, duration
-from nas.retrain.results import csv_text
 from nas.retrain.roles import BASELINES, export_of, origin, role_of, role_text
-from nas.search.journal import atomic_write
 from nas.space.config import DataConfig
 from nas.space.parse import dataset_overrides
 from nas.space.problems import SpaceError
 from sharesnet import build_model, checkpoint_bytes, count_flops, count_params
+from sharesnet.files import atomic_write, csv_text
 from sharesnet.registry import get_spec
 from sharesnet.spec import ArchSpec
 from sharesnet.train import Recipe
@@ -187,7 +186,7 @@ def run_job(job: Job, resume: bool, log: Callable[[str], None] = print, *, devic
     job.folder.mkdir(parents=True, exist_ok=True)
     data = bundle if bundle is not None else load_data(**job.load_kwargs())
     result = train(job.spec, job.recipe, data, checkpoint_dir=job.folder, device=device, train_on="train+val",
-                   evaluate_test=True, log=_Progress(job.label, job.recipe.epochs, log))
+                   evaluate_test=True, log=_EpochBar(job.label, job.recipe.epochs, log))
     model = build_model(job.spec)
     row = {"name": job.name, "arch_id": job.spec.arch_id, "seed": job.recipe.seed, "test_acc": result.test_acc,
            "params": count_params(model),
@@ -243,7 +242,7 @@ def _gpu_job(job: Job, resume: bool) -> dict[str, Any]:
     return run_job(job, resume, device="cuda")
 
 
-class _Progress:
+class _EpochBar:
     """One bar line per epoch, with the job's ETA: `[name seed 0] [#####-----] epoch 5/10 ... ETA 1m20s`."""
 
     def __init__(self, label: str, epochs: int, log: Callable[[str], None]):

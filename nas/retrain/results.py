@@ -7,7 +7,6 @@ reports every job that did finish.
 from __future__ import annotations
 
 import csv
-import io
 import json
 import statistics
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ from pathlib import Path
 from nas.report.progress import count
 from nas.retrain.compare import markdown
 from nas.retrain.roles import describe_exports, export_tags, order_key, role_of, role_text
-from nas.search.journal import atomic_write
+from sharesnet.files import atomic_write, csv_text
 from sharesnet.spec import ArchSpec
 
 COLUMNS = ("arch_id", "net", "depth", "width", "sharing", "params", "FLOPs (fvcore, 1 MAC = 1 flop)",
@@ -133,11 +132,3 @@ def _line(cells) -> str:
     return "| " + " | ".join(map(str, cells)) + " |"
 
 
-def csv_text(rows: list[dict]) -> str:
-    """CSV of dict rows; the columns are every key met, in order (older result files lack some)."""
-    buf = io.StringIO()
-    if rows:
-        w = csv.DictWriter(buf, fieldnames=list(dict.fromkeys(k for r in rows for k in r)), restval="")
-        w.writeheader()
-        w.writerows(rows)
-    return buf.getvalue()

@@ -33,12 +33,14 @@ from nas.run.resources import slots as count_slots
 from nas.run.signals import StopRequest
 from nas.search import reeval
 from nas.search.candidate import Candidate, costs, recipe_hash, trial_key
-from nas.search.journal import Journal, atomic_write
+from nas.search.journal import Journal
+from nas.search.rows import Status
 from nas.search.searcher import STUDY_NAME, ShareSearch, classify
 from nas.space.codec import encode, missing_choice, warm_start_specs
 from nas.space.config import RESOLVED_LATER, SearchSpace
 from nas.space.datacheck import check_data
 from nas.space.problems import SpaceError
+from sharesnet.files import atomic_write
 from sharesnet.spec import ArchSpec
 from sharesnet.train.checkpoint import saved_epoch
 
@@ -239,7 +241,7 @@ class _ReevalRecorder(tune.Callback):
         self.journal.add(reeval.row(cand, seed, job["key"], result, status, reason))
         self.done += 1
         if self.log:
-            got = f"val_acc {result['val_acc']:.4f}" if status == "ok" else f"{status} ({reason})"
+            got = f"val_acc {result['val_acc']:.4f}" if status == Status.OK else f"{status} ({reason})"
             earlier = ", ".join(f"{v:.4f}" for v in cand["val_acc_seeds"])
             self.log(f"[search] re-evaluation {self.done}/{self.total}: {cand['arch_id']} seed {seed}: {got} "
                      f"(earlier seeds: {earlier})")
@@ -336,20 +338,19 @@ def _settle_interrupted(study: optuna.Study, journal: Journal, space: SearchSpac
     One whose result reached the journal is told to Optuna from it. Every other one was cut
     off: it is closed as FAIL and enqueued again with the same parameters (and warm-start
     tag), so the same architecture trains to the end, from its last checkpoint."""
-    settled = {r["number"]: r for r in journal.rows if "number" in r and r["status"] != "interrupted"}
+    settled = {r["number"]: r for r in journal.rows if "number" in r and r["status"] != Status.INTERRUPTED}
     continued = []
     for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         row = settled.get(t.number)
-        if row and row["status"] in ("ok", "rejected") and all(row.get(m) is not None for m in space.metric_names):
-            values = [float(row[m]) for m in space.metric_names]
-            study._storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.COMPLETE, values)
+        if row and row["status"] in (Status.OK, Status.REJECTED) and all(row.get(m) is not None for m in space.metric_names):
+            study.tell(t.number, [float(row[m]) for m in space.metric_names])
             continue
         if row:
-            state = optuna.trial.TrialState.PRUNED if row["status"] == "early_stopped" else optuna.trial.TrialState.FAIL
-            study._storage.set_trial_state_values(t._trial_id, state)
+            study.tell(t.number, state=optuna.trial.TrialState.PRUNED if row["status"] == Status.EARLY_STOPPED
+                       else optuna.trial.TrialState.FAIL)
             continue
-        study._storage.set_trial_user_attr(t._trial_id, "cut_off", True)
-        study._storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)
+        # Cut off: the journal's `interrupted` row and the new trial's `continues` tell the story.
+        study.tell(t.number, state=optuna.trial.TrialState.FAIL)
         attrs = {k: v for k, v in t.user_attrs.items() if k == "warm_start"} | {"continues": t.number}
         study.enqueue_trial(dict(t.params), user_attrs=attrs)
         continued.append(_resume_point(journal.folder, space, t.user_attrs.get("arch_id"), t.number))
@@ -376,7 +377,7 @@ def _enqueue_warm_starts(study: optuna.Study, space: SearchSpace, log: Callable[
             why = f"the space cannot express it: {missing_choice(spec, space)}"
             log(f"[search] warm start '{name}' skipped: {why}")
             # Journalled, so the export says why it was not evaluated rather than "not evaluated (yet)".
-            journal.add({"trial_id": f"warm-start-{name}", "arch_id": spec.arch_id, "status": "invalid",
+            journal.add({"trial_id": f"warm-start-{name}", "arch_id": spec.arch_id, "status": Status.INVALID,
                          "warm_start": name, "reason": why})
             continue
         if spec.arch_id in first:  # a proposal may be the paper's rule: train it once, under the first tag

@@ -16,15 +16,14 @@ from ray import tune
 
 from nas.report.progress import duration, epoch_text
 from nas.run.inheritance import parent_checkpoint
-from nas.search.journal import atomic_write
+from nas.search.rows import REPORT_KEYS
 from nas.space.config import SearchSpace
 from nas.space.problems import SpaceError
+from sharesnet.files import atomic_write
 from sharesnet.spec import ArchSpec
 from sharesnet.train.checkpoint import saved_epoch
 
 RESULT = "result.json"
-_KEPT = ("val_acc", "val_acc_best", "epoch", "wall_time_s", "train_time_s", "images_trained", "resumed_at_epoch",
-         "device", "node")
 
 
 def train_parent(space: SearchSpace, spec: ArchSpec, exp_dir: Path, run_once: Callable[[tune.Callback], dict],
@@ -40,9 +39,9 @@ def train_parent(space: SearchSpace, spec: ArchSpec, exp_dir: Path, run_once: Ca
     how = f"continuing it from its checkpoint at epoch {epoch} of {space.recipe.epochs}" if epoch else \
         f"training it once, {space.recipe.epochs} epochs of the trial recipe"
     log(f"{what}: {how}; then every candidate fine-tunes from it for {space.inherit.finetune_epochs} epoch(s)")
-    report = run_once(_Progress(what, log))
+    report = run_once(_ParentProgress(what, log))
     if report.get("status") == "ok":  # recorded even when a stop came just after it
-        result = {"arch_id": spec.arch_id, **{k: report.get(k) for k in _KEPT}, "spec": spec.to_dict()}
+        result = {"arch_id": spec.arch_id, **{k: report.get(k) for k in REPORT_KEYS}, "spec": spec.to_dict()}
         atomic_write(done, json.dumps(result, indent=1))
         log(f"{what}: done, val_acc {report['val_acc']:.4f} after {report['epoch']} epochs, "
             f"{duration(report['wall_time_s'])}")
@@ -57,7 +56,7 @@ def train_parent(space: SearchSpace, spec: ArchSpec, exp_dir: Path, run_once: Ca
                      f"no candidate can inherit from it: fix train:, or drop inherit:")
 
 
-class _Progress(tune.Callback):
+class _ParentProgress(tune.Callback):
     """The parent's progress lines: epoch, val_acc, speed and time to go."""
 
     def __init__(self, what: str, log: Callable[[str], None] | None):
@@ -68,4 +67,4 @@ class _Progress(tune.Callback):
             self.log(f"{self.what}: {epoch_text(result)}")
 
     def __reduce__(self):  # Tune pickles its run config; a restored copy has nowhere to log
-        return (_Progress, (self.what, None))
+        return (_ParentProgress, (self.what, None))

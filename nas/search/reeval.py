@@ -16,9 +16,10 @@ from typing import Any
 
 from nas.report import rankstats
 from nas.report.pareto import nondominated_ranks
+from nas.search.rows import REPORT_KEYS, Row, Status
 from nas.space.config import SearchSpace
 
-STATUS = "reeval"  # a journal row of one extra-seed training; never a candidate, never in the budget
+STATUS = Status.REEVAL  # a journal row of one extra-seed training; never a candidate, never in the budget
 
 
 def extra_scores(rows: list[dict]) -> dict[str, dict[int, float]]:
@@ -58,7 +59,7 @@ def ranked(candidates: list[dict], space_objectives: list[tuple[str, str]]) -> l
 def choose(rows: list[dict], space: SearchSpace) -> list[dict]:
     """The candidates to re-evaluate now: the `top` best by current means, and the baselines."""
     cfg = space.reevaluate
-    cands = aggregate([r for r in rows if r["status"] == "ok" and not r.get("reused_from")], rows, space.recipe.seed)
+    cands = aggregate([r for r in rows if r["status"] == Status.OK and not r.get("reused_from")], rows, space.recipe.seed)
     order = ranked(cands, list(space.objectives))
     chosen = {r["arch_id"]: r for r in order[:cfg.top]}
     for r in order:
@@ -76,12 +77,11 @@ def pending(chosen: list[dict], rows: list[dict], space: SearchSpace) -> list[tu
             if (c["arch_id"], s) not in tried]
 
 
-def row(cand: dict, seed: int, key: str, report: dict[str, Any], status: str, reason: str = "") -> dict:
-    """The journal row of one re-evaluation."""
-    keep = ("val_acc_best", "wall_time_s", "train_time_s", "precision", "device", "node", "gpu_ids",
-            "resumed_at_epoch", "images_trained")
-    return {"trial_id": f"reeval-{cand['arch_id']}-s{seed}", "key": key, "arch_id": cand["arch_id"],
-            "status": STATUS, "outcome": status, "seed": seed, "reeval_of": cand["trial_id"],
-            "val_acc": report.get("val_acc") if status == "ok" else None, "epochs": report.get("epoch"),
-            "params": cand["params"], "flops": cand["flops"], "reason": reason,
-            **{k: report.get(k) for k in keep}, "sharing": cand["sharing"], "spec": cand["spec"]}
+def row(cand: dict, seed: int, key: str, report: dict[str, Any], status: Status, reason: str = "") -> Row:
+    """The journal row of one re-evaluation: the candidate's identity, this seed's report."""
+    metrics = {k: report.get(k) for k in REPORT_KEYS if k not in ("val_acc", "epoch")}
+    return Row(trial_id=f"reeval-{cand['arch_id']}-s{seed}", key=key, arch_id=cand["arch_id"],
+               status=STATUS, outcome=status, seed=seed, reeval_of=cand["trial_id"],
+               val_acc=report.get("val_acc") if status == Status.OK else None, epochs=report.get("epoch"),
+               params=cand["params"], flops=cand["flops"], reason=reason,
+               **metrics, sharing=cand["sharing"], spec=cand["spec"])

@@ -21,7 +21,8 @@ from ray.tune.search.optuna import OptunaSearch
 from nas.report.pareto import pareto_front_indices
 from nas.report.progress import duration, epoch_text
 from nas.search.candidate import Candidate, evaluate_costs
-from nas.search.journal import FINAL, Journal
+from nas.search.journal import Journal
+from nas.search.rows import FINAL, REPORT_KEYS, Row, Status, arch_row
 from nas.search.samplers import make_sampler
 from nas.space.codec import decode
 from nas.space.config import SearchSpace
@@ -29,8 +30,6 @@ from sharesnet.spec import SpecError
 from sharesnet.train.checkpoint import saved_epoch
 
 STUDY_NAME = "sharesnet-nas"
-RESULT_KEYS = ("val_acc", "val_acc_best", "epoch", "wall_time_s", "train_time_s", "precision", "device", "node",
-               "gpu_ids", "resumed_at_epoch", "images_trained")  # what a trial's final report carries into the journal
 MAX_SKIPS = 200  # consecutive untrainable candidates before the space counts as exhausted
 
 
@@ -46,7 +45,7 @@ class ShareSearch(OptunaSearch):
         self._running: dict[str, str] = {}  # key -> Ray trial id
         self._waiting: dict[str, list[tuple[Any, Candidate]]] = {}  # key -> duplicates waiting on it
         self._done = journal.finished()
-        self._rejected = {r["key"]: r["trial_id"] for r in journal.rows if r["status"] == "rejected"}
+        self._rejected = {r["key"]: r["trial_id"] for r in journal.rows if r["status"] == Status.REJECTED}
         super().__init__(space=lambda _trial: None, metric=space.metric_names, mode=space.modes,
                          sampler=make_sampler(space.sampler, _trials_so_far(storage)),
                          study_name=STUDY_NAME, storage=storage)
@@ -67,10 +66,10 @@ class ShareSearch(OptunaSearch):
                 self._resample(ot_trial, cand, earlier)
             elif cand.violations:
                 self._rejected[cand.key] = f"optuna-{ot_trial.number}"
-                self._tell(ot_trial, cand, "rejected", {"val_acc": 0.0}, reason="; ".join(cand.violations))
+                self._tell(ot_trial, cand, Status.REJECTED, {"val_acc": 0.0}, reason="; ".join(cand.violations))
             elif cand.key in self._done:
                 done = self._done[cand.key]
-                self._tell(ot_trial, cand, done["status"], done, reason=done["reason"], reused_from=done["trial_id"])
+                self._tell(ot_trial, cand, Status(done["status"]), done, reason=done["reason"], reused_from=done["trial_id"])
             elif cand.key in self._running:
                 self._waiting.setdefault(cand.key, []).append((ot_trial, cand))
             else:
@@ -92,19 +91,18 @@ class ShareSearch(OptunaSearch):
         slot and no TPE history, so the sampler's next proposal is a new one. The journal keeps
         a `repeat` row, for the accounting of proposals."""
         self._ot_study.tell(ot_trial, state=TrialState.FAIL)
-        self.journal.add({"trial_id": f"optuna-{ot_trial.number}", "number": ot_trial.number, "key": cand.key,
-                          "arch_id": cand.arch_id, "status": "repeat", "reused_from": earlier,
-                          "params": cand.params, "flops": cand.flops, "train_time_s": 0.0,
-                          "warm_start": ot_trial.user_attrs.get("warm_start"),
-                          "reason": f"repeats {earlier}; the sampler was asked for a new proposal"})
+        self.journal.add(arch_row(cand, Status.REPEAT, trial_id=f"optuna-{ot_trial.number}", number=ot_trial.number,
+                                  reused_from=earlier, train_time_s=0.0,
+                                  warm_start=ot_trial.user_attrs.get("warm_start"),
+                                  reason=f"repeats {earlier}; the sampler was asked for a new proposal"))
 
     def _candidate(self, ot_trial) -> Candidate | None:
         try:
             cand = evaluate_costs(decode(ot_trial, self.space), self.space)
         except SpecError as e:  # a width choice may break a shape rule: record, do not train
             self._ot_study.tell(ot_trial, state=TrialState.FAIL)
-            self.journal.add({"trial_id": f"optuna-{ot_trial.number}", "number": ot_trial.number,
-                              "status": "invalid", "reason": str(e)})
+            self.journal.add(Row(trial_id=f"optuna-{ot_trial.number}", number=ot_trial.number,
+                                 status=Status.INVALID, reason=str(e)))
             return None
         ot_trial.set_user_attr("arch_id", cand.arch_id)
         for name, value in zip(("params", "flops"), cand.constraint_values):
@@ -127,62 +125,60 @@ class ShareSearch(OptunaSearch):
         ot_trial, cand = self._ot_trials.pop(trial_id), self._cands.pop(trial_id)
         self._running.pop(cand.key, None)
         status, reason = classify(result, error, self.space.trial_recipe.epochs)
-        metrics = {k: (result or {}).get(k) for k in RESULT_KEYS}
+        metrics = {k: (result or {}).get(k) for k in REPORT_KEYS}
         row = self._tell(ot_trial, cand, status, metrics, reason=reason, trial_id=trial_id)
         if status in FINAL:
             self._done[cand.key] = row
         for dup_trial, dup in self._waiting.pop(cand.key, []):
             self._tell(dup_trial, dup, status, metrics, reason=reason, reused_from=trial_id)
 
-    def _tell(self, ot_trial, cand: Candidate, status: str, metrics: dict, reason: str = "",
-              trial_id: str | None = None, reused_from: str | None = None) -> dict:
-        row = {"trial_id": trial_id or f"optuna-{ot_trial.number}", "number": ot_trial.number, "key": cand.key,
-               "arch_id": cand.arch_id, "status": status, "val_acc": metrics.get("val_acc"),
-               "val_acc_best": metrics.get("val_acc_best"), "params": cand.params, "flops": cand.flops,
-               "epochs": metrics.get("epoch", metrics.get("epochs")), "wall_time_s": metrics.get("wall_time_s"),
-               "train_time_s": metrics.get("train_time_s"), "reason": reason, "reused_from": reused_from,
-               "warm_start": ot_trial.user_attrs.get("warm_start"),
-               "precision": metrics.get("precision"), "device": metrics.get("device"),
-               "node": metrics.get("node"), "gpu_ids": metrics.get("gpu_ids"),
-               "resumed_at_epoch": metrics.get("resumed_at_epoch"), "images_trained": metrics.get("images_trained"),
-               "continues": ot_trial.user_attrs.get("continues"),
-               "sharing": cand.spec.sharing_summary(), "spec": cand.spec.to_dict()}
+    def _tell(self, ot_trial, cand: Candidate, status: Status, metrics: dict, reason: str = "",
+              trial_id: str | None = None, reused_from: str | None = None) -> Row:
+        row = arch_row(cand, status, trial_id=trial_id or f"optuna-{ot_trial.number}", number=ot_trial.number,
+                       val_acc=metrics.get("val_acc"), val_acc_best=metrics.get("val_acc_best"),
+                       epochs=metrics.get("epoch", metrics.get("epochs")), wall_time_s=metrics.get("wall_time_s"),
+                       train_time_s=metrics.get("train_time_s"), reason=reason, reused_from=reused_from,
+                       warm_start=ot_trial.user_attrs.get("warm_start"), precision=metrics.get("precision"),
+                       device=metrics.get("device"), node=metrics.get("node"), gpu_ids=metrics.get("gpu_ids"),
+                       resumed_at_epoch=metrics.get("resumed_at_epoch"), images_trained=metrics.get("images_trained"),
+                       continues=ot_trial.user_attrs.get("continues"))
         if reused_from:
             row["train_time_s"] = 0.0  # reuse costs no training
         values = {"val_acc": row["val_acc"], "params": cand.params, "flops": cand.flops}
         try:
-            if status in ("ok", "rejected"):
+            if status in (Status.OK, Status.REJECTED):
                 self._ot_study.tell(ot_trial, [float(values[m]) for m in self.space.metric_names])
             else:
-                self._ot_study.tell(ot_trial, state=TrialState.PRUNED if status == "early_stopped" else TrialState.FAIL)
+                self._ot_study.tell(ot_trial, state=TrialState.PRUNED if status == Status.EARLY_STOPPED else TrialState.FAIL)
         except Exception as e:  # Optuna refuses e.g. NaN values: the journal still keeps the row
             row["reason"] = (row["reason"] + f"; optuna refused the result: {e}").strip("; ")
         self.journal.add(row)
         self._progress(row)
         return row
 
-    def _progress(self, row: dict) -> None:
+    def _progress(self, row: Row) -> None:
         j = self.journal
         front = self.front_size()
-        detail = f"val_acc={row['val_acc']:.4f} " if isinstance(row.get("val_acc"), float) and row["status"] == "ok" else ""
+        scored = isinstance(row.get("val_acc"), float) and row["status"] == Status.OK
+        detail = f"val_acc={row['val_acc']:.4f} " if scored else ""
         extra = f" ({row['reason']})" if row.get("reason") else ""
         self.log(f"[search] {j.trained()}/{self.space.trials} trained, {len(self._running)} running, "
-                 f"{j.count('failed', 'error')} failed, {j.count('early_stopped')} stopped early, "
-                 f"{sum(1 for r in j.rows if r.get('reused_from') and r['status'] != 'repeat')} reused, "
-                 f"{j.count('repeat')} repeats resampled, {j.count('rejected')} rejected | "
+                 f"{j.count(Status.FAILED, Status.ERROR)} failed, {j.count(Status.EARLY_STOPPED)} stopped early, "
+                 f"{sum(1 for r in j.rows if r.get('reused_from') and r['status'] != Status.REPEAT)} reused, "
+                 f"{j.count(Status.REPEAT)} repeats resampled, {j.count(Status.REJECTED)} rejected | "
                  f"front {front} | {row['arch_id']} {row['status']}{' (reused)' if row.get('reused_from') else ''} "
                  f"{detail}params={row['params']:,} flops={row['flops']:,}{extra} | {self._eta()}")
 
     def _eta(self) -> str:
         """The search's time to go: trainings left x mean training wall time / trial slots."""
         times = [r["wall_time_s"] for r in self.journal.rows
-                 if r["status"] == "ok" and not r.get("reused_from") and r.get("wall_time_s")]
+                 if r["status"] == Status.OK and not r.get("reused_from") and r.get("wall_time_s")]
         left = self.space.trials - self.journal.trained()
         if not times:
             return f"{left} trainings left"
         return f"search ~{duration(left * sum(times) / len(times) / self.slots)} to go"
 
-    def record_cut_off(self) -> list[dict]:
+    def record_cut_off(self) -> list[Row]:
         """After a stop: journal every training still in flight as `interrupted` and leave its
         Optuna trial RUNNING, so that --resume enqueues it again and it continues from its
         last checkpoint. Duplicates waiting on it are settled the same way on resume."""
@@ -193,11 +189,9 @@ class ShareSearch(OptunaSearch):
             self._running.pop(cand.key, None)
             epoch = saved_epoch(Path(self._trial_config(cand)["checkpoint_dir"]) / "last.pt")
             kept = f"its checkpoint after epoch {epoch} is kept" if epoch else "no checkpoint was saved yet"
-            row = {"trial_id": trial_id, "number": ot_trial.number, "key": cand.key, "arch_id": cand.arch_id,
-                   "status": "interrupted", "checkpoint_epoch": epoch, "params": cand.params, "flops": cand.flops,
-                   "reason": f"cut off by the stop; {kept}; --resume trains it to the end",
-                   "warm_start": ot_trial.user_attrs.get("warm_start"), "sharing": cand.spec.sharing_summary(),
-                   "spec": cand.spec.to_dict()}
+            row = arch_row(cand, Status.INTERRUPTED, trial_id=trial_id, number=ot_trial.number, checkpoint_epoch=epoch,
+                           reason=f"cut off by the stop; {kept}; --resume trains it to the end",
+                           warm_start=ot_trial.user_attrs.get("warm_start"))
             self.journal.add(row)
             rows.append(row)
         self._waiting.clear()
@@ -215,6 +209,17 @@ class ShareSearch(OptunaSearch):
     def restore(self, checkpoint_path: str):
         raise NotImplementedError
 
+    def __reduce__(self):
+        """Ray Tune pickles its whole configuration, searcher included, for `Tuner.restore`, which
+        this project never uses. Optuna 5.1's NSGA-II sampler holds a thread lock, which cannot be
+        pickled, so the pickled copy is a stand-in that says so."""
+        return (_not_restorable, ())
+
+
+def _not_restorable() -> None:
+    """What a pickled ShareSearch becomes: nothing (resume with search.py --resume)."""
+    return None
+
 
 def _trials_so_far(storage: optuna.storages.BaseStorage) -> int:
     try:
@@ -223,13 +228,13 @@ def _trials_so_far(storage: optuna.storages.BaseStorage) -> int:
         return 0
 
 
-def classify(result: dict | None, error: bool, epochs: int) -> tuple[str, str]:
+def classify(result: dict | None, error: bool, epochs: int) -> tuple[Status, str]:
     """(status, reason) of a finished Ray trial."""
     result = result or {}
-    if result.get("status") == "failed":
-        return "failed", result.get("reason", "")
+    if result.get("status") == "failed":  # the trial's own report (nas/run/trainable.py)
+        return Status.FAILED, result.get("reason", "")
     if error:
-        return "error", "Ray reported a trial error (worker crashed, killed or lost); see the Ray logs under ray/"
+        return Status.ERROR, "Ray reported a trial error (worker crashed, killed or lost); see the Ray logs under ray/"
     if result.get("status") == "ok":
-        return "ok", ""
-    return "early_stopped", f"stopped by the scheduler after epoch {result.get('epoch')} of {epochs}"
+        return Status.OK, ""
+    return Status.EARLY_STOPPED, f"stopped by the scheduler after epoch {result.get('epoch')} of {epochs}"

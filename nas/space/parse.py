@@ -30,7 +30,7 @@ from nas.space.config import (
 )
 from nas.space.problems import Problems, is_int, read_yaml
 from sharesnet.data.imagefolder import image_channels
-from sharesnet.hints import close_match
+from sharesnet.hints import did_you_mean_aside
 from sharesnet.registry import get_spec, list_models
 from sharesnet.spec import CONV_POSITIONS, ArchSpec, SpecError
 from sharesnet.train import Recipe, RecipeError, get_recipe, list_recipes
@@ -261,10 +261,9 @@ def _warm_start(pb: Problems, v: Any) -> tuple[str, ...]:
         elif x in WARM_STARTS:
             names.append(x)
         else:
-            hint = close_match(x, WARM_STARTS)
             pb.add(f"warm_start[{i}]", f"expected one of {', '.join(WARM_STARTS)} or a mapping {{proposals: DIR}} "
                                        f"(DIR: the --out folder of scripts/propose.py), got {x!r}"
-                                       + (f" (did you mean '{hint}'?)" if hint else ""))
+                                       + did_you_mean_aside(x, WARM_STARTS))
     return tuple(names)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-from sharesnet.hints import close_match, did_you_mean
+from sharesnet.hints import did_you_mean, did_you_mean_aside
 
 
 class SpaceError(ValueError):
@@ -54,9 +54,8 @@ class Problems:
     def choice(self, value: Any, path: str, allowed) -> Any:
         if value in allowed:
             return value
-        hint = close_match(value, allowed)
-        extra = f" (did you mean '{hint}'?)" if hint else ""
-        self.add(path, f"expected one of {', '.join(map(str, allowed))}, got {value!r}{extra}")
+        self.add(path, f"expected one of {', '.join(map(str, allowed))}, got {value!r}"
+                       f"{did_you_mean_aside(value, allowed)}")
         return None
 
     def int_list(self, value: Any, path: str, minimum: int = 1) -> tuple[int, ...] | None:

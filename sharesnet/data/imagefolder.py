@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ import torch
 
 from sharesnet.data.decoded import Decoded
 from sharesnet.data.errors import DataError, NotInMemory
+from sharesnet.files import replace_atomically
 
 EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
 CACHE_DIR = ".sharesnet-cache"
@@ -157,11 +157,7 @@ def _cache_paths(root: Path, split: str, key: str) -> list[Path]:
 def _write_cache(paths: list[Path], blob: dict) -> None:
     for path in paths:
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-            with os.fdopen(fd, "wb") as fh:
-                torch.save(blob, fh)
-            os.replace(tmp, path)  # atomic: a crashed write never leaves a half cache
+            replace_atomically(path, lambda fh: torch.save(blob, fh))  # never a half cache
             return
         except OSError:
             continue  # read-only: try the next location; no cache is not an error

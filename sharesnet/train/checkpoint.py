@@ -2,14 +2,13 @@
 from the file alone (the spec travels inside)."""
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from sharesnet.files import replace_atomically
 from sharesnet.model import build_model
 from sharesnet.spec import ArchSpec
 
@@ -19,16 +18,8 @@ _LABEL_KEYS = ("name", "compile")  # recipe keys that do not change what is trai
 
 
 def save_atomic(payload: dict[str, Any], path: Path) -> None:
-    """Write to a temp file in the same folder, then rename: a crash never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(payload, fh)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """torch.save to `path` atomically: a crash never leaves half a checkpoint."""
+    replace_atomically(path, lambda fh: torch.save(payload, fh))
 
 
 def read(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
