@@ -169,3 +169,39 @@ def test_recipe_file_with_base_scales_too(tmp_path):
 def test_a_milestone_past_the_run_is_an_error():
     with pytest.raises(RecipeError, match=r"recipe.milestones: 60 is not below epochs \(6\)"):
         Recipe(epochs=6, schedule="multistep", milestones=(60, 120, 160))
+
+
+NARROW = ArchSpec(stages=(StageSpec(depth=1, width=4, stride=1), StageSpec(depth=1, width=8, stride=2)),
+                  stem_width=4, in_channels=1)
+
+
+def test_narrow_nets_train_nchw_on_the_cpu_and_wide_ones_channels_last():
+    from sharesnet.train.engine import use_channels_last
+
+    cpu = torch.device("cpu")
+    assert not use_channels_last(NARROW, cpu)
+    assert use_channels_last(dataclasses.replace(NARROW, stem_width=8,
+                                                 stages=tuple(dataclasses.replace(s, width=8) for s in NARROW.stages)), cpu)
+    assert use_channels_last(NARROW, torch.device("cuda"))  # the oneDNN bug is the CPU's
+
+
+def test_a_net_with_a_4_channel_strided_shortcut_trains_on_one_thread():
+    # torch 2.14.1's oneDNN corrupted the heap here and the process died (a search's trial
+    # came back as a Ray worker crash); in a subprocess, so a regression fails, not kills, the suite.
+    import subprocess
+    import sys
+
+    code = f"""
+import torch
+torch.set_num_threads(1)
+from sharesnet import ArchSpec
+from sharesnet.data import load_data
+from sharesnet.train import get_recipe, train
+spec = ArchSpec.from_dict({NARROW.to_dict()!r})
+data = load_data("digits", limit=400, val_fraction=0.2)
+for seed in range(3):
+    train(spec, get_recipe("fast", epochs=2, warmup_epochs=0, batch_size=64, seed=seed), data)
+print("trained")
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "trained" in done.stdout, done.stderr[-2000:]

@@ -27,6 +27,13 @@ CHECK_EVERY = 50  # steps between host-side non-finite checks
 # sizes we use: 8x8 (1 thread 31 vs 36 ms, 2 threads 18 vs 23 ms) and 32x32 (1 thread 355 vs
 # 424 ms, 2 threads 190 vs 226 ms). So no per-size switch is needed.
 CHANNELS_LAST = True
+# Except on the CPU for nets with a conv narrower than 8 input channels: torch 2.14.1's oneDNN
+# corrupts the heap (the process dies: "free(): invalid size", SIGSEGV) in the backward of a
+# channels_last 1x1 stride-2 conv with 4-6 input channels on one thread, when batch sizes vary
+# (measured: 4->8, 5->10, 6->12 at 8x8 and 4->8 at 16x16; 8->16 and wider, and 2 threads, are
+# fine). Only tiny nets (digits tests, width_mult 0.5 of a width-8 base) are that narrow, and
+# their speed does not matter.
+MIN_CPU_CHANNELS_LAST_WIDTH = 8
 
 
 @dataclass
@@ -58,7 +65,7 @@ def make_engine(spec: ArchSpec, recipe: Recipe, data: DataBundle, device: torch.
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     torch.manual_seed(recipe.seed)  # same spec + seed -> same initial weights
-    channels_last = CHANNELS_LAST
+    channels_last = use_channels_last(spec, device)
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     model = build_model(spec).to(device=device, memory_format=fmt)
     forward = torch.compile(model) if (recipe.compile and device.type == "cuda") else model
@@ -66,6 +73,12 @@ def make_engine(spec: ArchSpec, recipe: Recipe, data: DataBundle, device: torch.
     criterion = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
     return Engine(model, forward, make_optimizer(model, recipe), criterion, gen, device, channels_last,
                   bf16=use_bf16(recipe.precision, device))
+
+
+def use_channels_last(spec: ArchSpec, device: torch.device) -> bool:
+    """channels_last, unless on the CPU a conv would take fewer than 8 input channels (see above)."""
+    narrowest = min(spec.stem_width, *(stage.width for stage in spec.stages))
+    return CHANNELS_LAST and (device.type != "cpu" or narrowest >= MIN_CPU_CHANNELS_LAST_WIDTH)
 
 
 def use_bf16(precision: str, device: torch.device) -> bool:
