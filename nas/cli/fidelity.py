@@ -51,7 +51,8 @@ def _fidelity(args, argv: list[str]) -> int:
         try:
             runner.run(tasks)
         except KeyboardInterrupt as e:
-            print(f"[fidelity] INTERRUPTED: {runner.done} of {len(tasks)} runs finished (each kept in {out}); "
+            print(f"[fidelity] INTERRUPTED at run {runner.done + 1} of {len(tasks)} in this process's order (runs "
+                  f"found cached count as they are reached; every finished run is kept in {out}); "
                   f"the run in flight keeps its last epoch's checkpoint\n[fidelity] continue with:\n  "
                   f"{resume_command(argv, SCRIPT)}", file=sys.stderr)
             return getattr(e, "exit_code", 130)
