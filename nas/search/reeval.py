@@ -16,7 +16,7 @@ from typing import Any
 
 from nas.report import rankstats
 from nas.report.pareto import nondominated_ranks
-from nas.search.rows import REPORT_KEYS, Row, Status
+from nas.search.rows import Row, Status, report_fields
 from nas.space.config import SearchSpace
 
 STATUS = Status.REEVAL  # a journal row of one extra-seed training; never a candidate, never in the budget
@@ -79,9 +79,8 @@ def pending(chosen: list[dict], rows: list[dict], space: SearchSpace) -> list[tu
 
 def row(cand: dict, seed: int, key: str, report: dict[str, Any], status: Status, reason: str = "") -> Row:
     """The journal row of one re-evaluation: the candidate's identity, this seed's report."""
-    metrics = {k: report.get(k) for k in REPORT_KEYS if k not in ("val_acc", "epoch")}
+    fields = report_fields(report) | {"val_acc": report.get("val_acc") if status == Status.OK else None}
     return Row(trial_id=f"reeval-{cand['arch_id']}-s{seed}", key=key, arch_id=cand["arch_id"],
                status=STATUS, outcome=status, seed=seed, reeval_of=cand["trial_id"],
-               val_acc=report.get("val_acc") if status == Status.OK else None, epochs=report.get("epoch"),
                params=cand["params"], flops=cand["flops"], reason=reason,
-               **metrics, sharing=cand["sharing"], spec=cand["spec"])
+               **fields, sharing=cand["sharing"], spec=cand["spec"])

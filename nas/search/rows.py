@@ -62,6 +62,13 @@ class Row(TypedDict, total=False):
     time: float
 
 
+def report_fields(report: dict[str, Any]) -> dict[str, Any]:
+    """A trial report's REPORT_KEYS as row fields ("epoch" -> "epochs"; a journal row read back
+    as a report keeps its "epochs")."""
+    fields = {k: report.get(k) for k in REPORT_KEYS if k != "epoch"}
+    return fields | {"epochs": report.get("epoch", report.get("epochs"))}
+
+
 def arch_row(cand: Any, status: Status, **fields: Any) -> Row:
     """The row of one architecture (a `Candidate`): its identity and costs, then `fields`."""
     return Row(key=cand.key, arch_id=cand.arch_id, status=status, params=cand.params, flops=cand.flops,

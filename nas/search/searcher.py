@@ -22,7 +22,7 @@ from nas.report.pareto import pareto_front_indices
 from nas.report.progress import duration, epoch_text
 from nas.search.candidate import Candidate, evaluate_costs
 from nas.search.journal import Journal
-from nas.search.rows import FINAL, REPORT_KEYS, Row, Status, arch_row
+from nas.search.rows import FINAL, Row, Status, arch_row, report_fields
 from nas.search.samplers import make_sampler
 from nas.space.codec import decode
 from nas.space.config import SearchSpace
@@ -125,7 +125,7 @@ class ShareSearch(OptunaSearch):
         ot_trial, cand = self._ot_trials.pop(trial_id), self._cands.pop(trial_id)
         self._running.pop(cand.key, None)
         status, reason = classify(result, error, self.space.trial_recipe.epochs)
-        metrics = {k: (result or {}).get(k) for k in REPORT_KEYS}
+        metrics = result or {}
         row = self._tell(ot_trial, cand, status, metrics, reason=reason, trial_id=trial_id)
         if status in FINAL:
             self._done[cand.key] = row
@@ -135,13 +135,8 @@ class ShareSearch(OptunaSearch):
     def _tell(self, ot_trial, cand: Candidate, status: Status, metrics: dict, reason: str = "",
               trial_id: str | None = None, reused_from: str | None = None) -> Row:
         row = arch_row(cand, status, trial_id=trial_id or f"optuna-{ot_trial.number}", number=ot_trial.number,
-                       val_acc=metrics.get("val_acc"), val_acc_best=metrics.get("val_acc_best"),
-                       epochs=metrics.get("epoch", metrics.get("epochs")), wall_time_s=metrics.get("wall_time_s"),
-                       train_time_s=metrics.get("train_time_s"), reason=reason, reused_from=reused_from,
-                       warm_start=ot_trial.user_attrs.get("warm_start"), precision=metrics.get("precision"),
-                       device=metrics.get("device"), node=metrics.get("node"), gpu_ids=metrics.get("gpu_ids"),
-                       resumed_at_epoch=metrics.get("resumed_at_epoch"), images_trained=metrics.get("images_trained"),
-                       continues=ot_trial.user_attrs.get("continues"))
+                       **report_fields(metrics), reason=reason, reused_from=reused_from,
+                       warm_start=ot_trial.user_attrs.get("warm_start"), continues=ot_trial.user_attrs.get("continues"))
         if reused_from:
             row["train_time_s"] = 0.0  # reuse costs no training
         values = {"val_acc": row["val_acc"], "params": cand.params, "flops": cand.flops}
