@@ -171,13 +171,22 @@ def test_interrupted_run_says_so_and_resume_finishes_with_a_report(tmp_path):
     again = _cli("--plan", plan, "--out", out, "--threads", "1")
     assert again.returncode == 2 and "pass --resume" in again.stderr
 
+    # --only proxies fills a short window: every proxy run, no final, and the report says PARTIAL
+    proxies = _cli("--plan", plan, "--out", out, "--threads", "1", "--resume", "--only", "proxies")
+    assert proxies.returncode == 3 and "PARTIAL" in proxies.stderr, proxies.stderr[-3000:]
+    assert proxies.stdout.count("(cached)") >= kept  # nothing finished was trained again
+    assert len(list((out / "runs").glob("*.json"))) == 12
+    assert not list((out / "final").glob("*/seed-1/result.json"))  # the second finals come last: none yet
+
     done = _cli("--plan", plan, "--out", out, "--threads", "1", "--resume")
     assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.count("(cached)") >= kept  # nothing finished was trained again
-    assert len(list((out / "runs").glob("*.json"))) == 12
+    assert len(list((out / "final").glob("*/seed-1/result.json"))) == 3
     assert LAST.match(done.stdout.strip().splitlines()[-1]), done.stdout[-500:]
     report = (out / "fidelity.md").read_text()
     assert "| today |" in report and "| mean2 |" in report and "PARTIAL" not in report
+    # one machine made every run: its precision is counted, and nothing says the runs are mixed
+    assert re.search(r"Precision: proxy runs (bf16|fp32) 12; finals (bf16|fp32) 6\.", report), report[:800]
+    assert "MIXED" not in report
     assert (out / "fidelity.png").stat().st_size > 10_000
     run = json.loads(next((out / "runs").glob("*.json")).read_text())
     assert run["threads"] == 1 and run["spec"] and run["recipe"]["seed"] in (0, 1)  # rebuildable
@@ -185,6 +194,21 @@ def test_interrupted_run_says_so_and_resume_finishes_with_a_report(tmp_path):
     cached = _cli("--plan", plan, "--out", out, "--threads", "1", "--resume")
     assert cached.returncode == 0 and " in " not in "".join(
         line for line in cached.stdout.splitlines() if line.startswith("[fidelity] ") and "/18 " in line)
+
+
+def test_the_report_says_when_runs_from_two_kinds_of_machine_are_mixed():
+    from collections import Counter
+
+    from nas.bench.fidelity_report import Collected, precision_text
+
+    c = Collected({}, {}, {}, [], {1}, 0)
+    c.precisions["proxy runs"].update({"bf16": 18, "fp32": 9})
+    c.precisions["finals"].update(["bf16"] * 10 + ["fp32"])
+    text = precision_text(c)
+    assert text.startswith("Precision: proxy runs bf16 18, fp32 9; finals bf16 10, fp32 1. MIXED:")
+    one = Collected({}, {}, {}, [], {1}, 0)
+    one.precisions["finals"] = Counter(fp32=2)
+    assert precision_text(one) == "Precision: finals fp32 2."
 
 
 def test_help_and_bad_out(tmp_path):

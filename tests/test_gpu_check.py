@@ -57,7 +57,7 @@ def test_dry_run_runs_every_step_into_one_report(tmp_path):
                   "6. ImageNet presets"):
         assert f"## {title}" in report
     # each step's own figures, and the exact commands
-    for figure in ("shared / unshared images/s:", "| epoch | test acc |", "| 1 | ", "**Slot fill", "cpu.",
+    for figure in ("shared / unshared images/s:", "engine / reference images/s:", "| epoch | test acc |", "| 1 | ", "**Slot fill", "cpu.",
                    "| torch.compile |", "| on |", "| sharesnet50 |", "`$ ", "scripts/search.py --space"):
         assert figure in report, figure
     assert re.search(r"Journal: \d+ rows: .*\d+ ok.*; devices: .*\d+ cpu", report)

@@ -207,7 +207,7 @@ def test_ctrl_c_reports_it_and_resume_finishes_the_cut_off_trainings(tmp_path):
     base = {"spec": {"stem_width": 8, "stages": [{"depth": 3, "width": 8, "stride": 1},
                                                  {"depth": 3, "width": 16, "stride": 2}]}}
     vary = {"sharing": {"positions": ["conv1", "conv2"], "patterns": ["none", "stage", "ranges"]}}
-    space_file = write_space(tmp_path, base=base, vary=vary, trials=3, train=TRAIN | {"epochs": 150})
+    space_file = write_space(tmp_path, base=base, vary=vary, trials=3, train=TRAIN | {"epochs": 60})
     cmd = [sys.executable, str(ROOT / "scripts/search.py"), "--space", str(space_file), "--out", str(tmp_path),
            "--name", "exp"]
     exp = tmp_path / "exp"
@@ -236,7 +236,7 @@ def test_ctrl_c_reports_it_and_resume_finishes_the_cut_off_trainings(tmp_path):
         assert arch_id in done, f"the cut-off {x['warm_start']} warm start was abandoned"
         assert done[arch_id]["resumed_at_epoch"] >= x["checkpoint_epoch"] >= 1  # from its checkpoint
         assert done[arch_id]["warm_start"] == x["warm_start"] and done[arch_id]["continues"] == x["number"]
-        assert done[arch_id]["epochs"] == 150
+        assert done[arch_id]["epochs"] == 60
     study = optuna.load_study(study_name="sharesnet-nas", storage=f"sqlite:///{exp / 'optuna.db'}")
     by_number = {t.number: t for t in study.trials}
     for x in cut.values():

@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import math
 import statistics
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from nas.bench.fidelity import Task, find_final
@@ -41,6 +42,10 @@ class Collected:
     final_images: list[int]
     threads: set[int]
     missing_finals: int
+    # "proxy runs" / "finals" -> how many were trained in each precision. bf16 autocast (on a CPU
+    # or GPU with native bf16) and fp32 round differently, which moves a score like a seed does;
+    # a comparison gathered on two kinds of machine mixes them, and the report must say so.
+    precisions: dict[str, Counter] = field(default_factory=lambda: {"proxy runs": Counter(), "finals": Counter()})
 
 
 def index_runs(folder: Path) -> list[dict]:
@@ -66,6 +71,7 @@ def find_run(runs: list[dict], task: Task, threads: int | None) -> dict | None:
 def collect(plan: Plan, out: Path, threads: int | None) -> Collected:
     runs = index_runs(out / "runs")
     c = Collected({}, {}, {}, [], set(), 0)
+    used: dict[int, dict] = {}  # each run found, once: proxies that train alike (mean2, today) share runs
     for proxy in plan.proxies:
         c.scores[proxy.name], c.images[proxy.name] = {}, []
         for arch in plan.archs:
@@ -76,11 +82,14 @@ def collect(plan: Plan, out: Path, threads: int | None) -> Collected:
                 for r in filter(None, found):
                     c.images[proxy.name].append(r["images"])
                     c.threads.add(r.get("threads"))
+                    used[id(r)] = r
             c.scores[proxy.name][arch.spec.arch_id] = per
+    c.precisions["proxy runs"].update(r.get("precision", "unknown") for r in used.values())
     for arch in plan.archs:
         rows = [find_final(plan, arch, k, out) for k in range(plan.final.seeds)]
         c.missing_finals += rows.count(None)
         c.finals[arch.spec.arch_id] = [r["test_acc"] for r in rows if r]
+        c.precisions["finals"].update(r.get("precision", "unknown") for r in rows if r)
         bs = plan.final.recipe.batch_size
         c.final_images += [r["epochs"] * (r["train_images"] // bs) * bs for r in rows if r]
     return c
@@ -144,6 +153,20 @@ def markdown(plan: Plan, c: Collected, summaries: list[ProxySummary]) -> str:
         lines.append(f"| {arch.name} | `{a}` | {arch.spec.shape_text()} | {arch.spec.sharing_summary()} | "
                      f"{params(arch):,} | {_mean_sd(c.finals[a])} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def precision_text(c: Collected) -> str:
+    """`Precision: proxy runs bf16 18, fp32 9; finals bf16 10, fp32 1.` and, when they are
+    mixed, what that means for the figures."""
+    parts = [f"{group} " + ", ".join(f"{k} {n}" for k, n in sorted(counts.items()))
+             for group, counts in c.precisions.items() if counts]
+    text = f"Precision: {'; '.join(parts) or 'no runs found'}."
+    kinds = set().union(*c.precisions.values())
+    if len(kinds) > 1:
+        text += (" MIXED: the runs were gathered on machines of two kinds (bf16 autocast where the hardware "
+                 "has native bf16, fp32 elsewhere). Rounding differs between them as it does between seeds, "
+                 "so the seed spread includes it; a systematic shift would bias nets whose runs differ in precision.")
+    return text
 
 
 def describe(p: Proxy) -> str:

@@ -6,8 +6,6 @@ import time
 from pathlib import Path
 
 from nas.cli.args import KNOWN_ERRORS, Parser, fail, integer
-from nas.space.config import SAMPLERS
-from nas.space.parse import load_space
 
 
 def main(argv: list[str], doc: str | None = None) -> int:
@@ -20,6 +18,9 @@ def main(argv: list[str], doc: str | None = None) -> int:
     p.add_argument("--threads", type=integer(1), default=1, help="torch threads for the trainings")
     p.add_argument("--out", default="experiments/bench-sampler", help="folder for the caches and the table")
     args = p.parse_args(argv)
+    from nas.space.config import SAMPLERS  # torch: after --help and argument errors
+    from nas.space.parse import load_space
+
     samplers = args.samplers.split(",")
     if bad := [s for s in samplers if s not in SAMPLERS]:
         p.error(f"--samplers: unknown {', '.join(bad)}; choose from {', '.join(SAMPLERS)}")

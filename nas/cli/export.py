@@ -5,13 +5,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from nas.report.export import export_experiment, next_steps
-
 
 def main(argv: list[str], doc: str | None = None) -> int:
     ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--experiment", required=True, help="experiment folder written by scripts/search.py")
     args = ap.parse_args(argv)
+    from nas.report.export import export_experiment, next_steps  # torch: after --help and argument errors
+
     try:
         export_experiment(args.experiment)
     except FileNotFoundError as e:

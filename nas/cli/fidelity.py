@@ -10,6 +10,7 @@ from nas.run.signals import interrupts_raise
 
 SCRIPT = "scripts/fidelity.py"
 EXIT_PARTIAL = 3  # a report drawn from part of the plan's results
+ONLY = {"proxies": "proxy", "finals": "final"}  # --only: the task kind it keeps
 
 
 def fidelity_main(argv: list[str], doc: str) -> int:
@@ -23,6 +24,8 @@ def fidelity_main(argv: list[str], doc: str) -> int:
     ap.add_argument("--threads", type=integer(1), help="torch CPU threads; part of a run's identity, so keep it "
                                                        "fixed within one comparison (default: torch's)")
     ap.add_argument("--device", help="cpu or cuda (default: cuda when torch sees one)")
+    ap.add_argument("--only", choices=tuple(ONLY), help="train only the proxy runs, or only the final "
+                    "retrainings: fill a short window with short runs, or split the work between machines")
     args = ap.parse_args(argv)
     with interrupts_raise():
         try:
@@ -42,10 +45,10 @@ def _fidelity(args, argv: list[str]) -> int:
     plan = load_plan(args.plan, args.data_dir)
     out = Path(args.out)
     _check_out(out, args)
-    tasks = plan_tasks(plan, out)
+    tasks = [t for t in plan_tasks(plan, out) if args.only is None or t.kind == ONLY[args.only]]
     print(f"[fidelity] {len(plan.archs)} nets x {len(plan.proxies)} proxies ({', '.join(p.name for p in plan.proxies)}); "
           f"{sum(t.kind == 'proxy' for t in tasks)} proxy runs and {sum(t.kind == 'final' for t in tasks)} final "
-          f"retrainings to find or train; {_threads_text(args, torch)}; results in {out}")
+          f"retrainings to find or train; {_threads_text(args, torch)}{_precision_text(args, plan)}; results in {out}")
     if not args.report:
         runner = Runner(plan, out, args.device, print)
         try:
@@ -66,6 +69,16 @@ def _threads_text(args, torch) -> str:
     return "the runs' own thread count"
 
 
+def _precision_text(args, plan) -> str:
+    """What this machine trains in: a run's precision is recorded with it and the report counts
+    them, since runs gathered on machines with and without native bf16 differ like seeds."""
+    if args.report:
+        return ""
+    from sharesnet.train.engine import pick_device, use_bf16
+
+    return ", bf16 autocast" if use_bf16(plan.final.recipe.precision, pick_device(args.device)) else ", fp32"
+
+
 def _check_out(out: Path, args) -> None:
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out}: is a file, not a folder; pass a folder path")
@@ -82,7 +95,7 @@ def _check_out(out: Path, args) -> None:
 
 def _report(plan, out: Path, threads: int | None, argv: list[str]) -> int:
     from nas.bench.fidelity_plot import plot
-    from nas.bench.fidelity_report import best, collect, last_line, markdown, summarise
+    from nas.bench.fidelity_report import best, collect, last_line, markdown, precision_text, summarise
     from sharesnet.files import atomic_write
 
     c = collect(plan, out, threads)
@@ -100,10 +113,11 @@ def _report(plan, out: Path, threads: int | None, argv: list[str]) -> int:
     head = (f"# Proxy fidelity: {plan.source}\n\nThreads: {threads or 'none found'}. "
             f"Final: recipe {plan.final.recipe.name or 'custom'}, "
             f"{plan.final.recipe.epochs} epochs on train+val, mean test accuracy over {plan.final.seeds} seed(s). "
-            f"Cost ratio: training images of one score over one final retraining's.\n")
+            f"Cost ratio: training images of one score over one final retraining's.\n\n{precision_text(c)}\n")
     atomic_write(out / "fidelity.md", "\n".join(filter(None, [head, partial, text, "", last_line(chosen), ""])))
     plot(plan, c, summaries, chosen, out / "fidelity.png")
     print(text)
+    print(precision_text(c))
     print(f"[fidelity] report: {out / 'fidelity.md'}, plot: {out / 'fidelity.png'}")
     if partial:
         print(f"[fidelity] {partial}", file=sys.stderr)
