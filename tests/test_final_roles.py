@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from nas.cli.final import final_main
-from nas.retrain.roles import Export, Role, describe_exports, export_tags, role_of, role_text
+from nas.retrain.roles import Export, Role, Score, describe_exports, export_tags, role_of, role_text
 from nas.space.config import DataConfig
 from sharesnet.spec import ArchSpec, StageSpec
 
@@ -27,15 +27,18 @@ def _spec(depths, width=8, share=False):
 X, Y, Z, PLAIN = _spec((1, 1)), _spec((2, 1), share=True), _spec((1, 2)), _spec((2, 2))
 
 
-def _entry(spec, rank, tag=None):
-    return {"rank": rank, "arch_id": spec.arch_id, "spec": spec.to_dict(), "data": DATA, "warm_start": tag}
+def _entry(spec, rank, tag=None, val=None):
+    """A pareto.yaml entry; `val`: the search's (val_acc, val_acc_std, n_seeds), absent from older exports."""
+    score = dict(zip(("val_acc", "val_acc_std", "n_seeds"), val)) if val else {}
+    return {"rank": rank, "arch_id": spec.arch_id, "spec": spec.to_dict(), "data": DATA, "warm_start": tag} | score
 
 
-def _export(path, evaluated, front, plain_rank):
-    """A pareto.yaml as the export after `evaluated` architectures writes it."""
+def _export(path, evaluated, front, plain_rank, vals=None):
+    """A pareto.yaml as the export after `evaluated` architectures writes it; `vals` by arch_id."""
+    vals = vals or {}
     path.write_text(yaml.safe_dump({"experiment": "/runs/experiments/quickstart", "n_candidates": evaluated,
-                                    "front": [_entry(s, 1) for s in front],
-                                    "baselines": {"plain": _entry(PLAIN, plain_rank, "plain")}}))
+                                    "front": [_entry(s, 1, val=vals.get(s.arch_id)) for s in front],
+                                    "baselines": {"plain": _entry(PLAIN, plain_rank, "plain", vals.get(PLAIN.arch_id))}}))
     return path
 
 
@@ -120,12 +123,38 @@ def test_exports_of_two_searches_carry_the_experiment_in_their_tag():
 
 
 def test_a_result_json_records_its_role(tmp_path, capsys, one_thread):
-    extended = _export(tmp_path / "b.yaml", 28, [Z, X], plain_rank=4)
+    extended = _export(tmp_path / "b.yaml", 28, [Z, X], plain_rank=4, vals={X.arch_id: (0.61, 0.02, 3)})
     _final(capsys, "--pareto", extended, "--select", "1", "--recipe", "fast", "--epochs", "1", "--out", tmp_path / "f")
     row = json.loads((tmp_path / "f" / X.arch_id / "seed-0" / "result.json").read_text())
     assert row["name"] == X.arch_id and row["role"] == {
         "front_index": 1, "rank": 1, "baseline": None,
-        "export": {"experiment": "/runs/experiments/quickstart", "evaluated": 28, "front": [Z.arch_id, X.arch_id]}}
+        "export": {"experiment": "/runs/experiments/quickstart", "evaluated": 28, "front": [Z.arch_id, X.arch_id]},
+        "search": {"val_acc": 0.61, "val_acc_std": 0.02, "n_seeds": 3}}
+    assert role_of(row).search == Score(0.61, 0.02, 3)
+
+
+def test_the_results_say_whether_the_searchs_ranking_held(tmp_path, capsys, one_thread):
+    # The search ranked Z > X > Y > PLAIN. Whatever retraining gives, the section must state
+    # the rank correlation computed from the very ranks it lists.
+    vals = {Z.arch_id: (0.9, 0.01, 2), X.arch_id: (0.8, None, 1), Y.arch_id: (0.7, None, 1), PLAIN.arch_id: (0.6, 0.02, 2)}
+    pareto = _export(tmp_path / "p.yaml", 12, [Z, X, Y], plain_rank=2, vals=vals)
+    log = _final(capsys, "--pareto", pareto, "--select", "all,plain", "--recipe", "fast", "--epochs", "1", "--out",
+                 tmp_path / "f")
+    text = (tmp_path / "f" / "final_results.md").read_text()
+    assert "## Did the search's ranking hold? (quickstart)" in text and "Did the search" in log
+    section = text[text.index("## Did the search"):]
+    assert "Over the 4 nets retrained from this search" in section and "rough figure" in section  # 4 < 8
+    rows = [line.split(" | ") for line in section.splitlines() if line.startswith("| `")]
+    assert len(rows) == 4
+    search_rank = {r[0][3:15]: int(r[2]) for r in rows}
+    assert search_rank == {Z.arch_id: 1, X.arch_id: 2, Y.arch_id: 3, PLAIN.arch_id: 4}
+    assert [r[1] for r in rows if r[0][3:15] == Z.arch_id] == ["0.9000 ± 0.0100 (2)"]
+    test_rank = [int(r[4].rstrip(" |")) for r in rows]
+    assert test_rank == sorted(test_rank)  # listed in retrained order
+    from scipy import stats
+
+    rho = stats.spearmanr([int(r[2]) for r in rows], test_rank).statistic
+    assert f"**Spearman {rho:.2f}," in section
 
 
 @pytest.mark.parametrize("select", ["all", "0", "all,plain"])
@@ -152,3 +181,41 @@ def test_the_baselines_of_an_empty_front_are_still_retrainable(tmp_path):
         from_pareto(pareto, "all")
     with pytest.raises(SpaceError, match="--select paper: this search has no paper baseline to retrain"):
         from_pareto(pareto, "paper")
+
+
+def test_matched_selection_retrains_unshared_nets_of_each_members_size_and_compares_them(tmp_path, capsys, one_thread):
+    from nas.space.matched import matched_plain
+    from sharesnet import build_model, count_params
+
+    pareto = _export(tmp_path / "p.yaml", 12, [Y, Z], plain_rank=3)
+    want = {k: matched_plain(PLAIN, count_params(build_model(Y)), k) for k in ("shallower", "narrower")}
+    assert len({s.arch_id for s in want.values()} | {Y.arch_id, PLAIN.arch_id}) == 4  # two new nets
+    log = _final(capsys, "--pareto", pareto, "--select", "0,plain,matched", "--recipe", "fast", "--epochs", "1",
+                 "--out", tmp_path / "f")
+    trained = sorted(p.parent.parent.name for p in (tmp_path / "f").glob("*/seed-0/result.json"))
+    assert trained == sorted([Y.arch_id, PLAIN.arch_id, *(s.arch_id for s in want.values())])  # not Z's matches
+    for kind, spec in want.items():
+        row = json.loads((tmp_path / "f" / spec.arch_id / "seed-0" / "result.json").read_text())
+        assert (row["role"]["matched"], row["role"]["matches"], row["role"]["front_index"]) == (kind, Y.arch_id, None)
+        assert f"{spec.arch_id} {kind} match of `{Y.arch_id}`" in log  # the roles line
+        assert ArchSpec.from_dict(row["spec"]).sharing_summary() == "none"
+    table = (tmp_path / "f" / "final_results.md").read_text()
+    for kind, spec in want.items():
+        assert f"| `{Y.arch_id}` front #0 | {kind} match `{spec.arch_id}` | " in table
+    assert "does sharing beat simply shrinking the net?" in table
+
+
+def test_matched_alone_takes_the_whole_front_and_needs_the_plain_baseline(tmp_path):
+    from nas.retrain.jobs import from_pareto
+    from nas.space.problems import SpaceError
+
+    pareto = _export(tmp_path / "p.yaml", 12, [Y, Z], plain_rank=3)
+    matched = from_pareto(pareto, "shallower")
+    assert {a.role["matches"] for a in matched} <= {Y.arch_id, Z.arch_id} and all(a.role["matched"] == "shallower"
+                                                                                    for a in matched)
+    assert {a.key for a in matched}.isdisjoint({Y.arch_id, Z.arch_id})
+    doc = yaml.safe_load(pareto.read_text())
+    del doc["baselines"]
+    pareto.write_text(yaml.safe_dump(doc))
+    with pytest.raises(SpaceError, match=r"p\.yaml: --select matched: this export has no plain baseline"):
+        from_pareto(pareto, "all,matched")

@@ -48,7 +48,8 @@ def half_width(noise: Noise, n_a: int, n_b: int) -> float:
 
 
 def compare(groups: list[list[dict]]) -> list[Comparison]:
-    """Every other net against each baseline present (the paper net against the plain one too).
+    """Every other net against each baseline present (the paper net against the plain one too), and
+    each front member against its matched unshared nets (nas/space/matched.py).
 
     A group's first row carries `baseline` (plain, paper or None) and `label`, the net as the
     tables name it (`arch_id` and role); see nas/final_results.collect."""
@@ -62,6 +63,11 @@ def compare(groups: list[list[dict]]) -> list[Comparison]:
                 if g is base or g[0].get("baseline") == tag or (tag == "paper" and g[0].get("baseline") == "plain"):
                     continue
                 out.append(_compare(g, base, noise, against))
+    by_id = {g[0]["arch_id"]: g for g in groups}
+    for g in groups:  # each front member against the unshared nets of its size: sharing vs shrinking
+        role = g[0].get("parsed_role")
+        if role is not None and role.matched and role.matches in by_id:
+            out.append(_compare(by_id[role.matches], g, noise, f"{role.matched} match `{g[0]['arch_id']}`"))
     return out
 
 
@@ -109,7 +115,9 @@ def markdown(groups: list[list[dict]]) -> str:
         how = "every net has one seed so far: differences are shown, not judged"
     lines = ["## Against the baselines", "",
              f"Test accuracy differences with 95% intervals; {how}. Costs are the net's as a share of the "
-             f"baseline's. \"Dominates\" means no costlier in params and FLOPs and more accurate beyond the noise.",
+             f"baseline's. \"Dominates\" means no costlier in params and FLOPs and more accurate beyond the noise."
+             + (" A match is an unshared net of the front member's parameter count, shallower or narrower: "
+                "does sharing beat simply shrinking the net?" if any(" match `" in c.baseline for c in rows) else ""),
              "", "| net | against | test accuracy difference (95% interval) | params | FLOPs | verdict |",
              "|---|---|---:|---:|---:|---|"]
     for c in rows:

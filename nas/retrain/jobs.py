@@ -19,6 +19,7 @@ import yaml
 from nas.report.progress import count, duration
 from nas.retrain.roles import BASELINES, export_of, origin, role_of, role_text
 from nas.space.config import DataConfig
+from nas.space.matched import KINDS, matched_plain
 from nas.space.parse import dataset_overrides
 from nas.space.problems import SpaceError
 from sharesnet import build_model, checkpoint_bytes, count_flops, count_params
@@ -76,11 +77,40 @@ def from_pareto(path: str | Path, select: str) -> list[Arch]:
     entries = [(e, i) for i, e in enumerate(front)] + \
         [(e, None) for e in base.values() if e["arch_id"] not in {f["arch_id"] for f in front}]
     chosen: dict[str, Arch] = {}
-    for token in (t.strip() for t in select.split(",")):
+    tokens = [t.strip() for t in select.split(",")]
+    for token in (t for t in tokens if t not in MATCHED):
         for entry, index in _select(token, entries, front, base, path):
             if entry["arch_id"] not in chosen:
                 chosen[entry["arch_id"]] = _arch(entry, origin(entry, index, export), path)
+    kinds = [k for t in tokens for k in MATCHED.get(t, ())]
+    if kinds:
+        members = [a for a in chosen.values() if a.role and a.role["front_index"] is not None] or \
+            [_arch(e, origin(e, i, export), path) for i, e in enumerate(front)]
+        for a in matched_archs(members, kinds, base, path):
+            chosen.setdefault(a.key, a)
     return list(chosen.values())
+
+
+# --select tokens for unshared nets of the front members' sizes: "does sharing beat shrinking?"
+MATCHED = {"matched": KINDS, **{k: (k,) for k in KINDS}}
+
+
+def matched_archs(members: list[Arch], kinds: list[str], base: dict[str, dict], path: Path) -> list[Arch]:
+    """For each front member, the unshared net of each kind closest to its parameter count, built
+    from the search's plain baseline (nas/space/matched.py); each net once, as the first member's match."""
+    if "plain" not in base:
+        raise SpaceError(f"{path}: --select matched: this export has no plain baseline to shrink (the search's "
+                         f"`plain` warm start); retrain matched nets from a search that evaluated it, or give "
+                         f"their specs with --arch")
+    plain = ArchSpec.from_dict(base["plain"]["spec"], where=f"{path}: baselines.plain.spec")
+    out: dict[str, Arch] = {}
+    for member in members:
+        for kind in dict.fromkeys(kinds):
+            spec = matched_plain(plain, count_params(build_model(member.spec)), kind)
+            role = {**member.role, "front_index": None, "rank": None, "baseline": None, "search": None,
+                    "matched": kind, "matches": member.key}
+            out.setdefault(spec.arch_id, Arch(spec.arch_id, spec.arch_id, spec, member.data, role))
+    return list(out.values())
 
 
 def _select(token: str, entries: list[tuple[dict, int | None]], front: list[dict], base: dict[str, dict],

@@ -28,11 +28,22 @@ class Export:
 
 
 @dataclass(frozen=True)
+class Score:
+    """What the search measured of a net: its val_acc, the mean over its seeds when re-evaluated."""
+    val_acc: float
+    std: float | None
+    n: int
+
+
+@dataclass(frozen=True)
 class Role:
     front_index: int | None  # `#` in that export's front; None off the front
     rank: int | None
     baseline: str | None  # plain | paper: the search's warm start it is, on the front or not
     export: Export | None  # None: a result.json written before exports were recorded
+    search: Score | None = None  # None: a result.json written before the search's score was recorded
+    matched: str | None = None  # shallower | narrower: an unshared net of a front member's size, not in the search
+    matches: str | None = None  # that member's arch_id
 
 
 def export_of(doc: dict) -> Export:
@@ -44,7 +55,10 @@ def origin(entry: dict, front_index: int | None, export: Export) -> dict:
     """The `role` field of a result.json: what the entry was in this export."""
     tag = entry.get("warm_start")
     return {"front_index": front_index, "rank": entry.get("rank"), "baseline": tag if tag in BASELINES else None,
-            "export": {"experiment": export.experiment, "evaluated": export.evaluated, "front": list(export.front)}}
+            "export": {"experiment": export.experiment, "evaluated": export.evaluated, "front": list(export.front)},
+            # so the retraining can say whether the search's ranking held (nas/retrain/ranking.py)
+            "search": {"val_acc": entry["val_acc"], "val_acc_std": entry.get("val_acc_std"),
+                       "n_seeds": entry.get("n_seeds", 1)} if entry.get("val_acc") is not None else None}
 
 
 def role_of(row: dict) -> Role | None:
@@ -55,7 +69,10 @@ def role_of(row: dict) -> Role | None:
             return None
         e = r.get("export")
         export = Export(e.get("experiment"), e.get("evaluated"), tuple(e.get("front") or ())) if e else None
-        return Role(r.get("front_index"), r.get("rank"), r.get("baseline"), export)
+        s = r.get("search")
+        score = Score(s["val_acc"], s.get("val_acc_std"), s.get("n_seeds") or 1) if s else None
+        return Role(r.get("front_index"), r.get("rank"), r.get("baseline"), export, score, r.get("matched"),
+                    r.get("matches"))
     m = _LEGACY.fullmatch(row.get("name", ""))
     if not m:
         return None
@@ -93,17 +110,21 @@ def role_text(role: Role | None, tags: dict[Export | None, str]) -> str:
         return ""
     if role.front_index is not None:
         text = f"front #{role.front_index}" + (f" ({role.baseline})" if role.baseline else "")
+    elif role.matched:
+        text = f"{role.matched} match of `{role.matches}`"
     else:  # off the front: only the baselines are exported there
         text = f"{role.baseline} (rank {role.rank})"
     return f"{text} [{tags[role.export]}]" if role.export in tags else text
 
 
 def order_key(role: Role | None) -> tuple:
-    """Front members by export and `#`, then the baselines, then nets not from a pareto file."""
+    """Front members by export and `#`, then the baselines, then the matched nets, then nets not from a pareto file."""
     if role is None:
         return (2,)
     if role.front_index is not None:
         return (0, _export_order(role.export), role.front_index)
+    if role.matched:  # after the baselines, by the member they match
+        return (1, _export_order(role.export), 3, 0, role.matches or "", role.matched)
     return (1, _export_order(role.export), BASELINES.index(role.baseline) if role.baseline in BASELINES else 2,
             role.rank or 0)
 

@@ -1,0 +1,59 @@
+"""Did the search's ranking hold? Its val_acc against the retrained test accuracy.
+
+A search is worth what its ranking is worth after retraining: a front chosen on a score that
+retraining reorders was chosen on noise. Each net retrained from a pareto file carries the
+search's score for it (nas/retrain/roles.py: the mean over its seeds where the search
+re-evaluated it), so the retraining can state the rank correlation over the nets of one
+search, next to the per-net ranks it comes from.
+"""
+from __future__ import annotations
+
+import math
+import statistics
+from pathlib import Path
+
+from nas.report import rankstats
+from nas.retrain.roles import Role
+
+FEW = 8  # below this many nets a rank correlation is too rough to judge a search by
+
+
+def markdown(groups: list[list[dict]]) -> str:
+    """A section per search whose nets were retrained here (one recipe and data); empty when
+    fewer than 3 nets of a search carry the search's score."""
+    searches: dict[str | None, list[list[dict]]] = {}
+    for g in groups:
+        role: Role | None = g[0].get("parsed_role")
+        if role is not None and role.search is not None:
+            searches.setdefault(role.export.experiment if role.export else None, []).append(g)
+    parts = [_section(name, gs) for name, gs in searches.items() if len(gs) >= 3]
+    return "\n".join(p for p in parts if p)
+
+
+def _section(experiment: str | None, groups: list[list[dict]]) -> str:
+    search = [g[0]["parsed_role"].search for g in groups]
+    test = [statistics.mean(r["test_acc"] for r in g) for g in groups]
+    val = [s.val_acc for s in search]
+    rho, tau = rankstats.spearman(val, test), rankstats.kendall_tau(val, test)
+    n = len(groups)
+    caution = f" With fewer than {FEW} nets this is a rough figure." if n < FEW else ""
+    figures = "undefined: every net has the same score on one side" if math.isnan(rho) else \
+        f"Spearman {rho:.2f}, Kendall tau {tau:.2f}"
+    lines = [f"## Did the search's ranking hold?{f' ({Path(experiment).name})' if experiment else ''}", "",
+             f"Over the {n} nets retrained from this search: **{figures}** "
+             f"between the search's val_acc (the mean over its seeds where it re-evaluated a net) and the mean "
+             f"retrained test accuracy. 1 is the same order, 0 none.{caution}", "",
+             "| net | search val_acc (n seeds) | rank | retrained test accuracy (n seeds) | rank |",
+             "|---|---:|---:|---:|---:|"]
+    val_rank, test_rank = _ranks(val), _ranks(test)
+    for i in sorted(range(n), key=lambda i: test_rank[i]):
+        s, g = search[i], groups[i]
+        sd = f" ± {s.std:.4f}" if s.n > 1 and s.std is not None else ""
+        lines.append(f"| {g[0]['label']} | {s.val_acc:.4f}{sd} ({s.n}) | {val_rank[i]} | {test[i]:.4f} ({len(g)}) | "
+                     f"{test_rank[i]} |")
+    return "\n".join(lines) + "\n"
+
+
+def _ranks(xs: list[float]) -> list[int]:
+    """1 = the highest; ties share the better rank."""
+    return [1 + sum(y > x for y in xs) for x in xs]
