@@ -14,7 +14,7 @@ import statistics
 from dataclasses import dataclass
 
 from nas.report import rankstats
-from nas.retrain.roles import BASELINES
+from nas.retrain.roles import BASELINES, Role
 
 
 @dataclass(frozen=True)
@@ -65,10 +65,16 @@ def compare(groups: list[list[dict]]) -> list[Comparison]:
                 out.append(_compare(g, base, noise, against))
     by_id = {g[0]["arch_id"]: g for g in groups}
     for g in groups:  # each front member against the unshared nets of its size: sharing vs shrinking
-        role = g[0].get("parsed_role")
-        if role is not None and role.matched and role.matches in by_id:
+        role = _matched(g)
+        if role and role.matches in by_id:
             out.append(_compare(by_id[role.matches], g, noise, f"{role.matched} match `{g[0]['arch_id']}`"))
     return out
+
+
+def _matched(group: list[dict]) -> Role | None:
+    """The role of a matched net (an unshared net of a front member's size); None for any other."""
+    role = group[0].get("parsed_role")
+    return role if role is not None and role.matched else None
 
 
 def _compare(g: list[dict], base: list[dict], noise: Noise | None, tag: str) -> Comparison:
@@ -117,7 +123,7 @@ def markdown(groups: list[list[dict]]) -> str:
              f"Test accuracy differences with 95% intervals; {how}. Costs are the net's as a share of the "
              f"baseline's. \"Dominates\" means no costlier in params and FLOPs and more accurate beyond the noise."
              + (" A match is an unshared net of the front member's parameter count, shallower or narrower: "
-                "does sharing beat simply shrinking the net?" if any(" match `" in c.baseline for c in rows) else ""),
+                "does sharing beat simply shrinking the net?" if any(_matched(g) for g in groups) else ""),
              "", "| net | against | test accuracy difference (95% interval) | params | FLOPs | verdict |",
              "|---|---|---:|---:|---:|---|"]
     for c in rows:

@@ -26,8 +26,7 @@ def markdown(groups: list[list[dict]]) -> str:
         role: Role | None = g[0].get("parsed_role")
         if role is not None and role.search is not None:
             searches.setdefault(role.export.experiment if role.export else None, []).append(g)
-    parts = [_section(name, gs) for name, gs in searches.items() if len(gs) >= 3]
-    return "\n".join(p for p in parts if p)
+    return "\n".join(_section(name, gs) for name, gs in searches.items() if len(gs) >= 3)
 
 
 def _section(experiment: str | None, groups: list[list[dict]]) -> str:
