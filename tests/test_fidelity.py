@@ -125,6 +125,26 @@ def test_proxies_that_train_alike_share_their_runs(tmp_path):
     assert proxy_seeds == sorted(proxy_seeds)
 
 
+def test_a_prefix_proxy_trains_the_start_of_its_schedule_and_is_cached_apart(tmp_path):
+    from nas.bench.fidelity import Runner
+    from nas.bench.fidelity_report import describe, find_run, index_runs
+
+    with pytest.raises(SpaceError, match=r"p.yaml: proxies.p.stop_after: expected an epoch of its 2-epoch schedule"):
+        parse_plan({"space": str(_space(tmp_path)), "proxies": {"p": {"stop_after": 3}}}, "p.yaml")
+    plan = load_plan(_plan(tmp_path, seeds=1, proxies={"today": {}, "first": {"stop_after": 1}}))
+    first = plan.proxies[1]
+    assert describe(first).startswith("first 1 of 2 ep x 240 img")
+    tasks = [t for t in plan_tasks(plan, tmp_path / "out") if t.kind == "proxy"]
+    assert len(tasks) == 6  # the prefix of today's schedule is a run of its own, not today's
+    mine = [t for t in tasks if t.arch == plan.archs[0]]
+    Runner(plan, tmp_path / "out", "cpu", log=lambda _: None).run(mine)
+    runs = index_runs(tmp_path / "out" / "runs")
+    today, prefix = (find_run(runs, t, None) for t in mine)
+    assert len(runs) == 2 and today["epochs"] == 2 and prefix["epochs"] == 1 and prefix["stop_after"] == 1
+    assert prefix["val_history"] == today["val_history"][:1]  # the same first epoch, lr and all
+    assert prefix["images"] * 2 == today["images"] and len(prefix["train_history"]) == 1
+
+
 def test_a_final_result_is_reused_only_when_its_recipe_and_data_match(tmp_path):
     plan = load_plan(_plan(tmp_path))
     arch = plan.archs[0]

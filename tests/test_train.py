@@ -81,6 +81,22 @@ def test_resume_is_bit_identical(digits, tmp_path):
     assert torch.equal(full["rng"]["data"], part["rng"]["data"])
 
 
+def test_stop_after_trains_exactly_the_start_of_the_whole_schedule(digits, tmp_path):
+    recipe = dataclasses.replace(QUICK, epochs=3)
+    full = train(TINY, recipe, digits)
+    prefix = train(TINY, recipe, digits, checkpoint_dir=tmp_path, stop_after=2)
+    # the lr follows the 3-epoch schedule, so the first two epochs are the full run's own
+    def metrics(history):  # without the timings
+        return [{k: v for k, v in h.items() if k not in ("images_per_s", "epoch_time_s")} for h in history]
+    assert prefix.epochs_run == 2 and metrics(prefix.history) == metrics(full.history[:2])
+    assert prefix.images_trained * 3 == full.images_trained * 2
+    again = train(TINY, recipe, digits, checkpoint_dir=tmp_path, stop_after=2)  # its checkpoint: nothing to train
+    assert again.resumed_at_epoch == 2 and metrics(again.history) == metrics(prefix.history)
+    for bad in (0, 4, 2.5):
+        with pytest.raises(ValueError, match=r"stop_after: must be an epoch of the schedule, 1\.\.3"):
+            train(TINY, recipe, digits, stop_after=bad)
+
+
 def test_checkpoint_rebuilds_model_alone(digits, tmp_path):
     train(TINY, dataclasses.replace(QUICK, epochs=1), digits, checkpoint_dir=tmp_path)
     model, ckpt = load_checkpoint(tmp_path / "last.pt")

@@ -24,7 +24,7 @@ def train(spec: ArchSpec, recipe: Recipe, data: DataBundle, *, on_epoch: OnEpoch
           checkpoint_dir: str | Path | None = None, device: str | torch.device | None = None,
           train_on: str = "train", evaluate_test: bool = False,
           log: Callable[[str], None] | None = None, max_checkpoint_share: float | None = None,
-          init_state: dict[str, torch.Tensor] | None = None) -> TrainResult:
+          init_state: dict[str, torch.Tensor] | None = None, stop_after: int | None = None) -> TrainResult:
     """Train `spec` with `recipe` on `data`, resuming from checkpoint_dir/last.pt if present.
 
     train_on="train": select on val (search). "train+val": final retraining, val metrics None.
@@ -33,9 +33,15 @@ def train(spec: ArchSpec, recipe: Recipe, data: DataBundle, *, on_epoch: OnEpoch
     epoch or a stop): every epoch for real datasets, every few epochs for tiny ones.
     init_state: the model's first weights (e.g. sharesnet.inherit.inherit_state) instead of its
     seeded init; a checkpoint to resume from wins over it, so a cut-off run continues as it was.
+    stop_after: train only the first N epochs of the recipe's schedule (the lr follows the whole
+    run's schedule), so the result is exactly the start of the full training: a short trial
+    that is the first rung of the final recipe rather than a squeezed copy of it.
     """
     if train_on not in TRAIN_ON:
         raise ValueError(f"train_on: must be one of {TRAIN_ON}, got {train_on!r}")
+    last = recipe.epochs if stop_after is None else stop_after
+    if not (isinstance(last, int) and 1 <= last <= recipe.epochs):
+        raise ValueError(f"stop_after: must be an epoch of the schedule, 1..{recipe.epochs}, got {stop_after!r}")
     t_start = time.perf_counter()
     log = log or (lambda _msg: None)
     dev = pick_device(device)
@@ -55,13 +61,13 @@ def train(spec: ArchSpec, recipe: Recipe, data: DataBundle, *, on_epoch: OnEpoch
     eval_bs = min(1024, 2 * recipe.batch_size)
     timing, stopped = {"train_time_s": 0.0, "images": 0, "train_phase_s": 0.0}, False
     saved_at, save_cost = time.perf_counter(), 0.0
-    for epoch in range(resumed_at + 1, recipe.epochs + 1):
+    for epoch in range(resumed_at + 1, last + 1):
         m = _epoch(eng, split, val, recipe, data, epoch, spe, eval_bs, timing)
         history.append(m)
         log(_line(m, recipe.epochs))
         stopped = on_epoch is not None and bool(on_epoch(epoch, dict(m)))
         cheap = max_checkpoint_share is None or save_cost <= max_checkpoint_share * (time.perf_counter() - saved_at)
-        if path and (cheap or stopped or epoch == recipe.epochs):
+        if path and (cheap or stopped or epoch == last):
             t0 = time.perf_counter()
             ckpt_io.save_atomic(_payload(eng, meta, epoch, spe, history), path)
             saved_at = time.perf_counter()
