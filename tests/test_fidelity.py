@@ -204,6 +204,7 @@ def test_interrupted_run_says_so_and_resume_finishes_with_a_report(tmp_path):
     assert LAST.match(done.stdout.strip().splitlines()[-1]), done.stdout[-500:]
     report = (out / "fidelity.md").read_text()
     assert "| today |" in report and "| mean2 |" in report and "PARTIAL" not in report
+    assert re.search(r"\|\n\n`proxy=\S+ kendall_tau=[^`]+`\n$", report)  # apart from the table, not a row of it
     # one machine made every run: its precision is counted, and nothing says the runs are mixed
     assert re.search(r"Precision: proxy runs (bf16|fp32) 12; finals (bf16|fp32) 6\.", report), report[:800]
     assert "MIXED" not in report

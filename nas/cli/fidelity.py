@@ -114,7 +114,9 @@ def _report(plan, out: Path, threads: int | None, argv: list[str]) -> int:
             f"Final: recipe {plan.final.recipe.name or 'custom'}, "
             f"{plan.final.recipe.epochs} epochs on train+val, mean test accuracy over {plan.final.seeds} seed(s). "
             f"Cost ratio: training images of one score over one final retraining's.\n\n{precision_text(c)}\n")
-    atomic_write(out / "fidelity.md", "\n".join(filter(None, [head, partial, text, "", last_line(chosen), ""])))
+    # Blank lines around the tables: the last line, right below a table, would render as its row.
+    parts = [head.rstrip("\n"), partial, text.rstrip("\n"), f"`{last_line(chosen)}`"]
+    atomic_write(out / "fidelity.md", "\n\n".join(filter(None, parts)) + "\n")
     plot(plan, c, summaries, chosen, out / "fidelity.png")
     print(text)
     print(precision_text(c))
