@@ -129,7 +129,7 @@ def test_a_prefix_proxy_trains_the_start_of_its_schedule_and_is_cached_apart(tmp
     from nas.bench.fidelity import Runner
     from nas.bench.fidelity_report import describe, find_run, index_runs
 
-    with pytest.raises(SpaceError, match=r"p.yaml: proxies.p.stop_after: expected an epoch of its 2-epoch schedule"):
+    with pytest.raises(SpaceError, match=r"p.yaml: proxies.p: recipe.stop_after: must be an epoch of the 2-epoch"):
         parse_plan({"space": str(_space(tmp_path)), "proxies": {"p": {"stop_after": 3}}}, "p.yaml")
     plan = load_plan(_plan(tmp_path, seeds=1, proxies={"today": {}, "first": {"stop_after": 1}}))
     first = plan.proxies[1]
@@ -140,7 +140,7 @@ def test_a_prefix_proxy_trains_the_start_of_its_schedule_and_is_cached_apart(tmp
     Runner(plan, tmp_path / "out", "cpu", log=lambda _: None).run(mine)
     runs = index_runs(tmp_path / "out" / "runs")
     today, prefix = (find_run(runs, t, None) for t in mine)
-    assert len(runs) == 2 and today["epochs"] == 2 and prefix["epochs"] == 1 and prefix["stop_after"] == 1
+    assert len(runs) == 2 and today["epochs"] == 2 and prefix["epochs"] == 1 and prefix["recipe"]["stop_after"] == 1
     assert prefix["val_history"] == today["val_history"][:1]  # the same first epoch, lr and all
     assert prefix["images"] * 2 == today["images"] and len(prefix["train_history"]) == 1
 

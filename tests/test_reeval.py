@@ -13,7 +13,7 @@ from nas.search import reeval
 from nas.space.config import ReevalConfig
 from nas.space.parse import load_space, parse_space
 from nas.space.problems import SpaceError
-from tests.test_search import rows, write_space
+from tests.test_search import TRAIN, rows, write_space
 
 
 def _cand(arch, val, params, warm=None):
@@ -72,9 +72,13 @@ def test_noise_verdicts_use_the_pooled_spread():
 
 
 def test_a_search_reevaluates_resumes_and_exports_mean_and_noise(tmp_path, capsys, ray_session):
-    space_file = write_space(tmp_path, trials=4, reevaluate={"top": 2, "seeds": 2, "rounds": 1})
+    # Its trials are prefixes: the first epoch of a 3-epoch schedule, as trials and re-evaluations.
+    space_file = write_space(tmp_path, trials=4, reevaluate={"top": 2, "seeds": 2, "rounds": 1},
+                             train={**TRAIN, "epochs": 3, "stop_after": 1})
     exp = tmp_path / "exp"
     summary = run_search(load_space(space_file), exp, Resources(cpus_per_trial=1))
+    trained = [r for r in rows(exp) if r["status"] in ("ok", "reeval")]
+    assert trained and {r["epochs"] for r in trained} == {1} and {r.get("outcome", "ok") for r in trained} == {"ok"}
     extra = [r for r in rows(exp) if r["status"] == "reeval"]
     # the top 2 and both baselines (which may be among them), one more seed each
     assert summary["reevaluated"] == len(extra) and 2 <= len(extra) <= 4

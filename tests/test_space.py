@@ -132,6 +132,7 @@ def test_a_name_spelled_another_way_gets_that_name(written, meant):
     ("epocs", 3, "bad.yaml: train.epocs: unknown key; did you mean 'epochs'?"),
     ("lr", "fast", "bad.yaml: train.lr: must be positive, got 'fast'"),  # not "'>' not supported between ..."
     ("milestones", ["a"], "bad.yaml: train.milestones: must be positive numbers, got ('a',)"),
+    ("stop_after", 99, "bad.yaml: train.stop_after: must be an epoch of the"),
 ])
 def test_a_bad_train_value_is_named_by_its_key_in_the_space(key, value, expected):
     # A negative train.epochs was reported under "train: recipe.epochs".

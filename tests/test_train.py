@@ -84,17 +84,19 @@ def test_resume_is_bit_identical(digits, tmp_path):
 def test_stop_after_trains_exactly_the_start_of_the_whole_schedule(digits, tmp_path):
     recipe = dataclasses.replace(QUICK, epochs=3)
     full = train(TINY, recipe, digits)
-    prefix = train(TINY, recipe, digits, checkpoint_dir=tmp_path, stop_after=2)
+    prefix = train(TINY, dataclasses.replace(recipe, stop_after=2), digits, checkpoint_dir=tmp_path)
     # the lr follows the 3-epoch schedule, so the first two epochs are the full run's own
     def metrics(history):  # without the timings
         return [{k: v for k, v in h.items() if k not in ("images_per_s", "epoch_time_s")} for h in history]
     assert prefix.epochs_run == 2 and metrics(prefix.history) == metrics(full.history[:2])
     assert prefix.images_trained * 3 == full.images_trained * 2
-    again = train(TINY, recipe, digits, checkpoint_dir=tmp_path, stop_after=2)  # its checkpoint: nothing to train
+    again = train(TINY, dataclasses.replace(recipe, stop_after=2), digits, checkpoint_dir=tmp_path)  # nothing left
     assert again.resumed_at_epoch == 2 and metrics(again.history) == metrics(prefix.history)
+    assert "stop_after" not in recipe.to_dict()  # absent unless used: older recipes keep their hashes
+    assert recipe.with_epochs(6).stop_after is None and dataclasses.replace(recipe, stop_after=2).last_epoch == 2
     for bad in (0, 4, 2.5):
-        with pytest.raises(ValueError, match=r"stop_after: must be an epoch of the schedule, 1\.\.3"):
-            train(TINY, recipe, digits, stop_after=bad)
+        with pytest.raises(RecipeError, match=r"recipe.stop_after: must be an epoch of the 3-epoch schedule \(1\.\.3\)"):
+            dataclasses.replace(recipe, stop_after=bad)
 
 
 def test_checkpoint_rebuilds_model_alone(digits, tmp_path):

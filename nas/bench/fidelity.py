@@ -45,8 +45,7 @@ class Task:
             return ("final", self.arch.spec.arch_id, self.seed)
         rec = self.proxy.recipe_for(self.seed).to_dict()
         rec.pop("name")
-        return ("proxy", self.arch.spec.arch_id, json.dumps(rec, sort_keys=True), self.proxy.data,
-                self.proxy.stop_after)
+        return ("proxy", self.arch.spec.arch_id, json.dumps(rec, sort_keys=True), self.proxy.data)
 
 
 def final_job(plan: Plan, arch: Arch, seed: int, out: Path) -> Job:
@@ -122,10 +121,8 @@ class Runner:
     def _proxy(self, task: Task, wait: bool) -> dict | None:
         data = self._bundle(task.proxy.data)
         recipe = task.proxy.recipe_for(task.seed)
-        stop = task.proxy.stop_after
-        fresh = not cached_path(self.out / "runs", task.arch.spec, recipe, data, stop_after=stop).is_file()
-        row = run_cached(task.arch.spec, recipe, data, self.out / "runs", self.device, self._quiet, wait=wait,
-                         stop_after=stop)
+        fresh = not cached_path(self.out / "runs", task.arch.spec, recipe, data).is_file()
+        row = run_cached(task.arch.spec, recipe, data, self.out / "runs", self.device, self._quiet, wait=wait)
         if row is not None and fresh:
             self.trained.append(task)
         return row

@@ -27,9 +27,8 @@ from sharesnet.train.recipe import RecipeError
 
 DATA_KEYS = {"limit": "training images (null: all)", "val_fraction": "share of the training data held out"}
 RECIPE_KEYS = {"epochs": "", "lr": "", "label_smoothing": "", "batch_size": "", "warmup_epochs": "",
-               "weight_decay": ""}
-PROXY_KEYS = {**DATA_KEYS, **RECIPE_KEYS, "average": "seeds averaged per score", "seeds": "scores per net",
-              "stop_after": "train only the first N epochs of the schedule"}
+               "weight_decay": "", "stop_after": "train only the schedule's first N epochs"}
+PROXY_KEYS = {**DATA_KEYS, **RECIPE_KEYS, "average": "seeds averaged per score", "seeds": "scores per net"}
 TOP_KEYS = {"space": "", "seeds": "", "top_k": "", "proxies": "", "archs": "", "final": ""}
 ARCH_KEYS = {"baselines": "", "pareto": "", "select": "", "matched": "", "sizes": ""}
 FINAL_KEYS = {"recipe": "", "epochs": "", "seeds": "", "reuse": ""}
@@ -42,7 +41,6 @@ class Proxy:
     recipe: Recipe  # seed = the first seed; realisation j uses seeds first + j*average ... + average-1
     average: int = 1  # seeds averaged into one score
     seeds: int = 2  # scores per architecture (realisations), for its seed spread
-    stop_after: int | None = None  # train only the schedule's first N epochs (its lr as in the whole run)
 
     def seed_groups(self) -> list[list[int]]:
         first = self.recipe.seed
@@ -130,11 +128,7 @@ def _proxies(pb: Problems, raw: Any, space: SearchSpace, seeds: int) -> list[Pro
         average = pb.check(over.get("average", 1), f"{where}.average", lambda v: is_int(v) and v >= 1,
                            "a positive integer")
         n = pb.check(over.get("seeds", seeds), f"{where}.seeds", lambda v: is_int(v) and v >= 1, "a positive integer")
-        stop = pb.check(over.get("stop_after"), f"{where}.stop_after",
-                        lambda v: v is None or (is_int(v) and 1 <= v <= recipe.epochs),
-                        f"an epoch of its {recipe.epochs}-epoch schedule (1..{recipe.epochs}); raise `epochs` "
-                        "to stop part way through a longer schedule")
-        out.append(Proxy(str(name), data, recipe, average or 1, n or 1, stop))
+        out.append(Proxy(str(name), data, recipe, average or 1, n or 1))
     return out
 
 

@@ -53,8 +53,7 @@ def index_runs(folder: Path) -> list[dict]:
 
 
 def find_run(runs: list[dict], task: Task, threads: int | None) -> dict | None:
-    """The cached result of a proxy task: same net, recipe (its label aside), data facts, threads and
-    prefix length (`stop_after`; runs cached before the key existed trained their whole schedule)."""
+    """The cached result of a proxy task: same net, recipe (its label aside), data facts and threads."""
     want = task.proxy.recipe_for(task.seed).to_dict()
     want.pop("name")
     data = task.proxy.data
@@ -64,8 +63,7 @@ def find_run(runs: list[dict], task: Task, threads: int | None) -> dict | None:
         d = r["data"]
         if (r["arch_id"] == task.arch.spec.arch_id and rec == want and d["name"] == data.dataset
                 and d["limit"] == data.limit and d["val_fraction"] == data.val_fraction
-                and d["split_seed"] == data.split_seed and (threads is None or r.get("threads") == threads)
-                and r.get("stop_after") == task.proxy.stop_after):
+                and d["split_seed"] == data.split_seed and (threads is None or r.get("threads") == threads)):
             return r
     return None
 
@@ -174,7 +172,7 @@ def precision_text(c: Collected) -> str:
 def describe(p: Proxy) -> str:
     """`9 ep x 10,000 img, val 10%, lr 0.1, ls 0.1, mean of 2`; `first 4 of 15 ep x ...` for a prefix."""
     images = f"{p.data.limit:,}" if p.data.limit else "all"
-    epochs = f"first {p.stop_after} of {p.recipe.epochs}" if p.stop_after else f"{p.recipe.epochs}"
+    epochs = f"first {p.recipe.stop_after} of {p.recipe.epochs}" if p.recipe.stop_after else f"{p.recipe.epochs}"
     text = (f"{epochs} ep x {images} img, val {p.data.val_fraction:.0%}, lr {p.recipe.lr:g}, "
             f"ls {p.recipe.label_smoothing:g}")
     return text + (f", mean of {p.average} seeds" if p.average > 1 else "")

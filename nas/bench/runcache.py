@@ -23,11 +23,11 @@ from sharesnet.train import Recipe, train
 
 def run_cached(spec: ArchSpec, recipe: Recipe, data: DataBundle, folder: Path, device: str | None,
                log: Callable[[str], None], init: Callable[[], dict] | None = None, origin: dict | None = None,
-               wait: bool = True, stop_after: int | None = None) -> dict | None:
+               wait: bool = True) -> dict | None:
     """Train once: the cached result if there is one, else train (resuming a checkpoint) and cache.
     `init()`: the first weights, when training. A training another process holds is waited for,
-    or with wait=False, left (None) for later. `stop_after`: train only the schedule's first N epochs."""
-    done = cached_path(folder, spec, recipe, data, origin, stop_after)
+    or with wait=False, left (None) for later."""
+    done = cached_path(folder, spec, recipe, data, origin)
     while not done.is_file():
         folder.mkdir(parents=True, exist_ok=True)
         with claimed(done.with_suffix(".claim")) as mine:
@@ -38,14 +38,13 @@ def run_cached(spec: ArchSpec, recipe: Recipe, data: DataBundle, folder: Path, d
                 continue
             log(f"[bench] {folder.name}: {spec.arch_id} ({spec.shape_text()}, {spec.sharing_summary()}) seed {recipe.seed}")
             result = train(spec, recipe, data, checkpoint_dir=done.with_suffix(""), device=device,
-                           init_state=init() if init else None, log=lambda m: log(f"    {m}"),
-                           stop_after=stop_after)
+                           init_state=init() if init else None, log=lambda m: log(f"    {m}"))
             atomic_write(done, json.dumps({
                 "arch_id": spec.arch_id, "val_acc": result.val_acc_last, "val_acc_best": result.val_acc_best,
                 "images": result.images_trained, "epochs": result.epochs_run, "wall_time_s": result.wall_time_s,
                 "seed": recipe.seed, "threads": _threads(), "precision": result.precision, "device": result.device,
                 "val_history": [h["val_acc"] for h in result.history],
-                "train_history": [h["train_acc"] for h in result.history], "stop_after": stop_after,
+                "train_history": [h["train_acc"] for h in result.history],
                 "spec": spec.to_dict(),
                 "recipe": recipe.to_dict(), "data": data.info(), "origin": origin}, indent=1))
     return json.loads(done.read_text())
@@ -58,12 +57,9 @@ def run_all(jobs: list[Callable[..., dict | None]]) -> list[dict]:
     return [r if r is not None else job(wait=True) for r, job in zip(results, jobs)]
 
 
-def cached_path(folder: Path, spec: ArchSpec, recipe: Recipe, data: DataBundle, origin: dict | None = None,
-                stop_after: int | None = None) -> Path:
-    key = {"recipe": recipe.to_dict(), "data": data.info(), "origin": origin, "threads": _threads()}
-    if stop_after is not None:  # only when set, so the runs cached before it existed keep their names
-        key["stop_after"] = stop_after
-    body = json.dumps(key, sort_keys=True)
+def cached_path(folder: Path, spec: ArchSpec, recipe: Recipe, data: DataBundle, origin: dict | None = None) -> Path:
+    body = json.dumps({"recipe": recipe.to_dict(), "data": data.info(), "origin": origin, "threads": _threads()},
+                      sort_keys=True)
     return folder / f"{spec.arch_id}-{hashlib.sha1(body.encode()).hexdigest()[:8]}.json"
 
 

@@ -216,7 +216,7 @@ def run_job(job: Job, resume: bool, log: Callable[[str], None] = print, *, devic
     job.folder.mkdir(parents=True, exist_ok=True)
     data = bundle if bundle is not None else load_data(**job.load_kwargs())
     result = train(job.spec, job.recipe, data, checkpoint_dir=job.folder, device=device, train_on="train+val",
-                   evaluate_test=True, log=_EpochBar(job.label, job.recipe.epochs, log))
+                   evaluate_test=True, log=_EpochBar(job.label, job.recipe.last_epoch, log))
     model = build_model(job.spec)
     row = {"name": job.name, "arch_id": job.spec.arch_id, "seed": job.recipe.seed, "test_acc": result.test_acc,
            "params": count_params(model),

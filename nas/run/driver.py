@@ -106,7 +106,7 @@ def _fit(searcher: ShareSearch, space: SearchSpace, exp_dir: Path, res: Resource
     scheduler = None
     if space.early_stopping:
         scheduler = tune.schedulers.ASHAScheduler(
-            metric="val_acc", mode="max", time_attr="epoch", max_t=space.trial_recipe.epochs,
+            metric="val_acc", mode="max", time_attr="epoch", max_t=space.trial_recipe.last_epoch,
             grace_period=space.early_stopping.grace_epochs, reduction_factor=space.early_stopping.reduction_factor)
     tuner = tune.Tuner(
         _trainable(res),
@@ -169,7 +169,7 @@ def _reevaluate(space: SearchSpace, exp_dir: Path, res: Resources, journal: Jour
 
     Each round's trainings are planned once, in reeval.json: a resumed search finishes the
     planned ones (not whatever a changed ranking would pick now), and stops at `rounds`."""
-    cfg, epochs = space.reevaluate, space.trial_recipe.epochs
+    cfg, epochs = space.reevaluate, space.trial_recipe.last_epoch
     plan_file = exp_dir / "reeval.json"
     planned = json.loads(plan_file.read_text())["rounds"] if plan_file.is_file() else []
     for round_no in range(1, cfg.rounds + 1):

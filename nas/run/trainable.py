@@ -50,9 +50,9 @@ def run_trial(config: dict) -> None:
         # whose epochs take a fraction of a second they would only cost round trips.
         # The last epoch is reported once, with the final status.
         due = time.perf_counter() - last[0] >= config.get("progress_every_s", float("inf"))
-        if (config.get("report_epochs") or due) and epoch < recipe.epochs:
+        if (config.get("report_epochs") or due) and epoch < recipe.last_epoch:
             last[0] = time.perf_counter()
-            tune.report({**base, "status": "running", "epoch": epoch, "epochs": recipe.epochs,
+            tune.report({**base, "status": "running", "epoch": epoch, "epochs": recipe.last_epoch,
                          "val_acc": m["val_acc"], "train_loss": m["train_loss"],
                          "images_per_s": m["images_per_s"], "epoch_time_s": m["epoch_time_s"]})
 

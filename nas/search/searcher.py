@@ -124,7 +124,7 @@ class ShareSearch(OptunaSearch):
             return
         ot_trial, cand = self._ot_trials.pop(trial_id), self._cands.pop(trial_id)
         self._running.pop(cand.key, None)
-        status, reason = classify(result, error, self.space.trial_recipe.epochs)
+        status, reason = classify(result, error, self.space.trial_recipe.last_epoch)
         metrics = result or {}
         row = self._tell(ot_trial, cand, status, metrics, reason=reason, trial_id=trial_id)
         if status in FINAL:

@@ -45,10 +45,19 @@ class Recipe:
     compile: bool = False  # torch.compile the model; CUDA only, ignored on CPU
     precision: str = "auto"  # auto: bf16 autocast on CUDA and on CPUs with native bf16 (AMX/AVX512-BF16); fp32; bf16
     name: str = ""  # a label only
+    # Train only the first N epochs of this schedule, the lr where the whole run would have it:
+    # a short trial that is the start of the final training (the first rung of a successive-halving
+    # ladder) rather than a squeezed copy of it. None: all `epochs`.
+    stop_after: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "milestones", tuple(self.milestones))
         _validate(self)
+
+    @property
+    def last_epoch(self) -> int:
+        """The epoch a training with this recipe ends after."""
+        return self.epochs if self.stop_after is None else self.stop_after
 
     @property
     def effective_lr(self) -> float:
@@ -63,11 +72,14 @@ class Recipe:
         if epochs == self.epochs:
             return self
         milestones = tuple(m if m < 1 else m / self.epochs for m in self.milestones)
-        return dataclasses.replace(self, epochs=epochs, milestones=milestones)
+        # A new length is a new whole run (e.g. an inherited candidate's fine-tune): no cut inherited.
+        return dataclasses.replace(self, epochs=epochs, milestones=milestones, stop_after=None)
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["milestones"] = list(self.milestones)
+        if self.stop_after is None:  # absent unless used: the hashes of recipes made before it stay the same
+            del d["stop_after"]
         return d
 
     @classmethod
@@ -108,6 +120,10 @@ def _validate(r: Recipe) -> None:
         if not good:
             detail = f"must be {want}, got {getattr(r, key)!r}"
             raise RecipeError(f"recipe.{key}: {detail}", key=key, detail=detail)
+    if r.stop_after is not None and not (isinstance(r.stop_after, int) and 1 <= r.stop_after <= r.epochs):
+        detail = (f"must be an epoch of the {r.epochs}-epoch schedule (1..{r.epochs}) or null, got {r.stop_after!r}; "
+                  "raise `epochs` to stop part way through a longer schedule")
+        raise RecipeError(f"recipe.stop_after: {detail}", key="stop_after", detail=detail)
     late = [m for m in r.milestones if m >= max(1, r.epochs)]
     if late:  # a milestone the run never reaches means an lr that never decays
         detail = (f"{late[0]:g} is not below epochs ({r.epochs}), so the lr would never decay there; give "

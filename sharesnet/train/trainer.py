@@ -24,7 +24,7 @@ def train(spec: ArchSpec, recipe: Recipe, data: DataBundle, *, on_epoch: OnEpoch
           checkpoint_dir: str | Path | None = None, device: str | torch.device | None = None,
           train_on: str = "train", evaluate_test: bool = False,
           log: Callable[[str], None] | None = None, max_checkpoint_share: float | None = None,
-          init_state: dict[str, torch.Tensor] | None = None, stop_after: int | None = None) -> TrainResult:
+          init_state: dict[str, torch.Tensor] | None = None) -> TrainResult:
     """Train `spec` with `recipe` on `data`, resuming from checkpoint_dir/last.pt if present.
 
     train_on="train": select on val (search). "train+val": final retraining, val metrics None.
@@ -33,15 +33,11 @@ def train(spec: ArchSpec, recipe: Recipe, data: DataBundle, *, on_epoch: OnEpoch
     epoch or a stop): every epoch for real datasets, every few epochs for tiny ones.
     init_state: the model's first weights (e.g. sharesnet.inherit.inherit_state) instead of its
     seeded init; a checkpoint to resume from wins over it, so a cut-off run continues as it was.
-    stop_after: train only the first N epochs of the recipe's schedule (the lr follows the whole
-    run's schedule), so the result is exactly the start of the full training: a short trial
-    that is the first rung of the final recipe rather than a squeezed copy of it.
+    A recipe with `stop_after` ends after that epoch, its lr as in the whole schedule.
     """
     if train_on not in TRAIN_ON:
         raise ValueError(f"train_on: must be one of {TRAIN_ON}, got {train_on!r}")
-    last = recipe.epochs if stop_after is None else stop_after
-    if not (isinstance(last, int) and 1 <= last <= recipe.epochs):
-        raise ValueError(f"stop_after: must be an epoch of the schedule, 1..{recipe.epochs}, got {stop_after!r}")
+    last = recipe.last_epoch
     t_start = time.perf_counter()
     log = log or (lambda _msg: None)
     dev = pick_device(device)
