@@ -84,7 +84,9 @@ def test_resume_is_bit_identical(digits, tmp_path):
 def test_stop_after_trains_exactly_the_start_of_the_whole_schedule(digits, tmp_path):
     recipe = dataclasses.replace(QUICK, epochs=3)
     full = train(TINY, recipe, digits)
-    prefix = train(TINY, dataclasses.replace(recipe, stop_after=2), digits, checkpoint_dir=tmp_path)
+    lines = []
+    prefix = train(TINY, dataclasses.replace(recipe, stop_after=2), digits, checkpoint_dir=tmp_path, log=lines.append)
+    assert [x.split(" train")[0] for x in lines if x.startswith("epoch ")] == ["epoch 1/2 (of 3)", "epoch 2/2 (of 3)"]
     # the lr follows the 3-epoch schedule, so the first two epochs are the full run's own
     def metrics(history):  # without the timings
         return [{k: v for k, v in h.items() if k not in ("images_per_s", "epoch_time_s")} for h in history]

@@ -60,7 +60,7 @@ def train(spec: ArchSpec, recipe: Recipe, data: DataBundle, *, on_epoch: OnEpoch
     for epoch in range(resumed_at + 1, last + 1):
         m = _epoch(eng, split, val, recipe, data, epoch, spe, eval_bs, timing)
         history.append(m)
-        log(_line(m, recipe.epochs))
+        log(_line(m, recipe))
         stopped = on_epoch is not None and bool(on_epoch(epoch, dict(m)))
         cheap = max_checkpoint_share is None or save_cost <= max_checkpoint_share * (time.perf_counter() - saved_at)
         if path and (cheap or stopped or epoch == last):
@@ -152,8 +152,10 @@ def _memory_peak(dev: torch.device, start: int) -> int:
     return max(0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - start)
 
 
-def _line(m: dict[str, Any], epochs: int) -> str:
-    """`epoch 3/10 train loss 1.234 acc 0.567 val loss ... acc ... lr ...`: every number named."""
+def _line(m: dict[str, Any], recipe: Recipe) -> str:
+    """`epoch 3/10 train loss 1.234 acc 0.567 val loss ... acc ... lr ...`: every number named.
+    A prefix says so: `epoch 3/4 (of 15)`."""
     val = f" val loss {m['val_loss']:.3f} acc {m['val_acc']:.3f}" if m["val_acc"] is not None else ""
-    return (f"epoch {m['epoch']}/{epochs} train loss {m['train_loss']:.3f} acc {m['train_acc']:.3f}{val} "
+    of = f" (of {recipe.epochs})" if recipe.stop_after is not None else ""
+    return (f"epoch {m['epoch']}/{recipe.last_epoch}{of} train loss {m['train_loss']:.3f} acc {m['train_acc']:.3f}{val} "
             f"lr {m['lr']:.4f} {m['images_per_s']:.0f} img/s {m['epoch_time_s']:.1f}s")
