@@ -127,15 +127,19 @@ def test_proxies_that_train_alike_share_their_runs(tmp_path):
 
 def test_a_prefix_proxy_trains_the_start_of_its_schedule_and_is_cached_apart(tmp_path):
     from nas.bench.fidelity import Runner
-    from nas.bench.fidelity_report import describe, find_run, index_runs
+    from nas.bench.fidelity_report import collect, describe, find_run, index_runs
 
     with pytest.raises(SpaceError, match=r"p.yaml: proxies.p: recipe.stop_after: must be an epoch of the 2-epoch"):
         parse_plan({"space": str(_space(tmp_path)), "proxies": {"p": {"stop_after": 3}}}, "p.yaml")
-    plan = load_plan(_plan(tmp_path, seeds=1, proxies={"today": {}, "first": {"stop_after": 1}}))
+    with pytest.raises(SpaceError, match=r"p.yaml: proxies.p.score: expected one of val_acc, train_acc, got 'loss'"):
+        parse_plan({"space": str(_space(tmp_path)), "proxies": {"p": {"score": "loss"}}}, "p.yaml")
+    plan = load_plan(_plan(tmp_path, seeds=1, proxies={"today": {}, "first": {"stop_after": 1},
+                                                      "first-train": {"stop_after": 1, "score": "train_acc"}}))
     first = plan.proxies[1]
     assert describe(first).startswith("first 1 of 2 ep x 240 img")
+    assert describe(plan.proxies[2]).endswith(", score: train acc")
     tasks = [t for t in plan_tasks(plan, tmp_path / "out") if t.kind == "proxy"]
-    assert len(tasks) == 6  # the prefix of today's schedule is a run of its own, not today's
+    assert len(tasks) == 6  # the prefix is a run of its own, not today's; scored by train_acc, the same run
     mine = [t for t in tasks if t.arch == plan.archs[0]]
     Runner(plan, tmp_path / "out", "cpu", log=lambda _: None).run(mine)
     runs = index_runs(tmp_path / "out" / "runs")
@@ -143,6 +147,9 @@ def test_a_prefix_proxy_trains_the_start_of_its_schedule_and_is_cached_apart(tmp
     assert len(runs) == 2 and today["epochs"] == 2 and prefix["epochs"] == 1 and prefix["recipe"]["stop_after"] == 1
     assert prefix["val_history"] == today["val_history"][:1]  # the same first epoch, lr and all
     assert prefix["images"] * 2 == today["images"] and len(prefix["train_history"]) == 1
+    c = collect(plan, tmp_path / "out", None)
+    a = plan.archs[0].spec.arch_id
+    assert c.scores["first"][a] == [prefix["val_acc"]] and c.scores["first-train"][a] == [prefix["train_history"][0]]
 
 
 def test_a_final_result_is_reused_only_when_its_recipe_and_data_match(tmp_path):

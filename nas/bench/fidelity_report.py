@@ -78,7 +78,8 @@ def collect(plan: Plan, out: Path, threads: int | None) -> Collected:
             per = []
             for group in proxy.seed_groups():
                 found = [find_run(runs, Task("proxy", arch, s, proxy), threads) for s in group]
-                per.append(statistics.mean(r["val_acc"] for r in found) if all(found) else None)
+                scored = [proxy.score_of(r) for r in found if r]
+                per.append(statistics.mean(scored) if all(found) and None not in scored else None)
                 for r in filter(None, found):
                     c.images[proxy.name].append(r["images"])
                     c.threads.add(r.get("threads"))
@@ -175,7 +176,8 @@ def describe(p: Proxy) -> str:
     epochs = f"first {p.recipe.stop_after} of {p.recipe.epochs}" if p.recipe.stop_after else f"{p.recipe.epochs}"
     text = (f"{epochs} ep x {images} img, val {p.data.val_fraction:.0%}, lr {p.recipe.lr:g}, "
             f"ls {p.recipe.label_smoothing:g}")
-    return text + (f", mean of {p.average} seeds" if p.average > 1 else "")
+    text += f", mean of {p.average} seeds" if p.average > 1 else ""
+    return text + (", score: train acc" if p.score == "train_acc" else "")
 
 
 def params(arch: Arch) -> int:
