@@ -79,6 +79,7 @@ def test_a_search_reevaluates_resumes_and_exports_mean_and_noise(tmp_path, capsy
     summary = run_search(load_space(space_file), exp, Resources(cpus_per_trial=1))
     trained = [r for r in rows(exp) if r["status"] in ("ok", "reeval")]
     assert trained and {r["epochs"] for r in trained} == {1} and {r.get("outcome", "ok") for r in trained} == {"ok"}
+    assert all(0 < r["train_acc"] <= 1 for r in trained)  # recorded for a search that ranks by training speed
     extra = [r for r in rows(exp) if r["status"] == "reeval"]
     # the top 2 and both baselines (which may be among them), one more seed each
     assert summary["reevaluated"] == len(extra) and 2 <= len(extra) <= 4

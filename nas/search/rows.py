@@ -26,7 +26,7 @@ class Status(StrEnum):
 TRAINED = frozenset({Status.OK, Status.FAILED, Status.EARLY_STOPPED, Status.ERROR})  # used a training slot
 FINAL = frozenset({Status.OK, Status.FAILED})  # worth reusing: early stops and crashes may go differently
 # What a trial's final report (nas/run/trainable.py) carries into a row; "epoch" becomes the row's "epochs".
-REPORT_KEYS = ("val_acc", "val_acc_best", "epoch", "wall_time_s", "train_time_s", "precision", "device", "node",
+REPORT_KEYS = ("val_acc", "val_acc_best", "train_acc", "epoch", "wall_time_s", "train_time_s", "precision", "device", "node",
                "gpu_ids", "resumed_at_epoch", "images_trained")
 
 
@@ -40,6 +40,7 @@ class Row(TypedDict, total=False):
     seed: int
     val_acc: float | None
     val_acc_best: float | None
+    train_acc: float | None      # the last epoch's running accuracy on its training batches (docs/fidelity.md)
     params: int
     flops: int
     epochs: int | None
