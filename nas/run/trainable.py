@@ -69,7 +69,8 @@ def run_trial(config: dict) -> None:
                      "wall_time_s": time.perf_counter() - start})
         return
     tune.report({**base, "status": "ok", "epoch": result.epochs_run, "val_acc": result.val_acc_last,
-                 "val_acc_best": result.val_acc_best, "train_acc": result.history[-1]["train_acc"], "train_time_s": result.train_time_s,
+                 "val_acc_best": result.val_acc_best, "train_acc": result.history[-1]["train_acc"],
+                 "train_time_s": result.train_time_s,
                  "precision": result.precision, "device": result.device,
                  "resumed_at_epoch": result.resumed_at_epoch, "images_trained": result.images_trained,
                  "wall_time_s": time.perf_counter() - start})
