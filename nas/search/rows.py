@@ -26,8 +26,8 @@ class Status(StrEnum):
 TRAINED = frozenset({Status.OK, Status.FAILED, Status.EARLY_STOPPED, Status.ERROR})  # used a training slot
 FINAL = frozenset({Status.OK, Status.FAILED})  # worth reusing: early stops and crashes may go differently
 # What a trial's final report (nas/run/trainable.py) carries into a row; "epoch" becomes the row's "epochs".
-REPORT_KEYS = ("val_acc", "val_acc_best", "train_acc", "epoch", "wall_time_s", "train_time_s", "precision", "device", "node",
-               "gpu_ids", "resumed_at_epoch", "images_trained")
+REPORT_KEYS = ("val_acc", "val_acc_best", "train_acc", "epoch", "wall_time_s", "train_time_s", "precision", "device",
+               "node", "gpu_ids", "resumed_at_epoch", "images_trained")
 
 
 class Row(TypedDict, total=False):
