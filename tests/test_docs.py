@@ -73,7 +73,7 @@ def test_the_readme_installs_the_cpu_build_of_every_torch_package_first():
 
 
 def test_the_cifar10_spaces_say_how_to_get_their_folder():
-    for name in ("cifar10-cpu.yaml",):
+    for name in ("cifar10-cpu.yaml", "cifar10-cpu-prefix.yaml"):
         assert "scripts/cifar10_to_folder.py" in (ROOT / "search_spaces" / name).read_text()
     user_docs = "".join((ROOT / p).read_text() for p in ("README.md", "docs/results.md", "docs/gpu-check.md"))
     assert "python scripts/cifar10_to_folder.py --data-dir data/cifar10 --out /tmp/cifar10" in user_docs

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from nas.cli.final import final_main
-from nas.retrain.roles import Export, Role, Score, describe_exports, export_tags, role_of, role_text
+from nas.retrain.roles import Export, Role, Score, describe_exports, export_tags, origin, role_of, role_text
 from nas.space.config import DataConfig
 from sharesnet.spec import ArchSpec, StageSpec
 
@@ -129,8 +129,19 @@ def test_a_result_json_records_its_role(tmp_path, capsys, one_thread):
     assert row["name"] == X.arch_id and row["role"] == {
         "front_index": 1, "rank": 1, "baseline": None,
         "export": {"experiment": "/runs/experiments/quickstart", "evaluated": 28, "front": [Z.arch_id, X.arch_id]},
-        "search": {"val_acc": 0.61, "val_acc_std": 0.02, "n_seeds": 3}}
-    assert role_of(row).search == Score(0.61, 0.02, 3)
+        "search": {"score": "val_acc", "val_acc": 0.61, "val_acc_std": 0.02, "n_seeds": 3}}
+    assert role_of(row).search == Score(0.61, 0.02, 3, "val_acc")
+    # a result.json written before the score was named reads as val_acc
+    del row["role"]["search"]["score"]
+    assert role_of(row).search == Score(0.61, 0.02, 3, "val_acc")
+
+
+def test_a_train_acc_searchs_score_is_kept_under_its_name():
+    entry = _entry(X, 1) | {"score": "train_acc", "train_acc": 0.71, "train_acc_std": 0.004, "n_seeds": 2,
+                            "val_acc": 0.55}  # never taken for the score
+    role = origin(entry, 0, Export("/x", 24, (X.arch_id,)))
+    assert role["search"] == {"score": "train_acc", "train_acc": 0.71, "train_acc_std": 0.004, "n_seeds": 2}
+    assert role_of({"role": role}).search == Score(0.71, 0.004, 2, "train_acc")
 
 
 def test_the_results_say_whether_the_searchs_ranking_held(tmp_path, capsys, one_thread):

@@ -52,14 +52,29 @@ def test_choose_takes_the_best_by_rank_then_accuracy_and_the_baselines(space):
     chosen = {c["arch_id"]: c for c in reeval.choose(journal, space)}
     assert sorted(chosen) == ["b", "c", "d"]
     (a,) = reeval.aggregate([journal[0]], journal)
-    assert a["val_acc_seeds"] == [0.90, 0.70] and a["val_acc"] == pytest.approx(0.80) and a["n_seeds"] == 2
+    assert a["score_seeds"] == [0.90, 0.70] and a["val_acc"] == a["score"] == pytest.approx(0.80) and a["n_seeds"] == 2
     assert reeval.pending([a], journal, space) == []  # seed 1 done, seed 2 failed: not tried again
     assert [s for c, s in reeval.pending(list(chosen.values()), journal, space) if c["arch_id"] == "c"] == [1, 2]
 
 
+def test_a_train_acc_space_aggregates_and_ranks_by_train_acc(tmp_path):
+    space = load_space(write_space(tmp_path, objectives=["train_acc", "params"], reevaluate={"top": 1, "seeds": 2}))
+    assert space.score == "train_acc" and space.metric_names == ["train_acc", "params"]
+    # a leads by val_acc, b by train_acc: the score alone decides
+    journal = [_cand("a", 0.90, 100) | {"train_acc": 0.60}, _cand("b", 0.70, 100) | {"train_acc": 0.65}]
+    assert [c["arch_id"] for c in reeval.choose(journal, space)] == ["b"]
+    journal.append(_reeval("b", 1, 0.99) | {"train_acc": 0.51})
+    b = reeval.aggregate(journal[1:2], journal, 0, "train_acc")[0]
+    assert b["train_acc"] == b["score"] == pytest.approx(0.58) and b["score_seeds"] == [0.65, 0.51]
+    assert b["val_acc"] == 0.70  # the other accuracy stays the first seed's
+    assert [c["arch_id"] for c in reeval.choose(journal, space)] == ["a"]  # b's mean fell to 0.58
+    with pytest.raises(SpaceError, match=r"objectives: val_acc and train_acc are both accuracy scores; keep one"):
+        load_space(write_space(tmp_path, objectives=["val_acc", "train_acc", "params"]))
+
+
 def test_noise_verdicts_use_the_pooled_spread():
-    front = [{"arch_id": "a", "val_acc": 0.90, "n_seeds": 2}, {"arch_id": "b", "val_acc": 0.85, "n_seeds": 2}]
-    base = {"plain": {"arch_id": "p", "val_acc": 0.89, "n_seeds": 2}}
+    front = [{"arch_id": "a", "score": 0.90, "n_seeds": 2}, {"arch_id": "b", "score": 0.85, "n_seeds": 2}]
+    base = {"plain": {"arch_id": "p", "score": 0.89, "n_seeds": 2}}
     spread = rankstats.Spread(sd=0.01, df=4)  # half-width 2 vs 2: 0.0278
     judged = noise_report.judge(front, base, spread)
     assert judged[0]["vs"]["plain"]["verdict"] == "within noise"
@@ -72,14 +87,15 @@ def test_noise_verdicts_use_the_pooled_spread():
 
 
 def test_a_search_reevaluates_resumes_and_exports_mean_and_noise(tmp_path, capsys, ray_session):
-    # Its trials are prefixes: the first epoch of a 3-epoch schedule, as trials and re-evaluations.
+    # Its trials are prefixes, the first epoch of a 3-epoch schedule, as trials and re-evaluations,
+    # scored by their training accuracy: the proxy that ranked on CIFAR-10 (docs/fidelity.md).
     space_file = write_space(tmp_path, trials=4, reevaluate={"top": 2, "seeds": 2, "rounds": 1},
-                             train={**TRAIN, "epochs": 3, "stop_after": 1})
+                             train={**TRAIN, "epochs": 3, "stop_after": 1}, objectives=["train_acc", "params"])
     exp = tmp_path / "exp"
     summary = run_search(load_space(space_file), exp, Resources(cpus_per_trial=1))
     trained = [r for r in rows(exp) if r["status"] in ("ok", "reeval")]
     assert trained and {r["epochs"] for r in trained} == {1} and {r.get("outcome", "ok") for r in trained} == {"ok"}
-    assert all(0 < r["train_acc"] <= 1 for r in trained)  # recorded for a search that ranks by training speed
+    assert all(0 < r["train_acc"] <= 1 for r in trained)
     extra = [r for r in rows(exp) if r["status"] == "reeval"]
     # the top 2 and both baselines (which may be among them), one more seed each
     assert summary["reevaluated"] == len(extra) and 2 <= len(extra) <= 4
@@ -89,14 +105,18 @@ def test_a_search_reevaluates_resumes_and_exports_mean_and_noise(tmp_path, capsy
 
     doc = export_experiment(exp, log=print)
     assert doc["noise"]["seed_std"] is not None and doc["noise"]["nets"] == len(extra)
-    again = {r["arch_id"] for r in extra}
+    assert doc["score"] == "train_acc" and doc["noise"]["unit"].startswith("train_acc")
+    again = {r["arch_id"]: r["train_acc"] for r in extra}
     for e in doc["front"]:
+        assert e["score"] == "train_acc" and "val_acc" not in e
         assert e["n_seeds"] == (2 if e["arch_id"] in again else 1)
-        assert len(e["val_acc_seeds"]) == e["n_seeds"]
-        assert e["val_acc"] == pytest.approx(sum(e["val_acc_seeds"]) / e["n_seeds"])
+        assert len(e["train_acc_seeds"]) == e["n_seeds"]
+        assert e["train_acc"] == pytest.approx(sum(e["train_acc_seeds"]) / e["n_seeds"])
+        assert e["arch_id"] not in again or again[e["arch_id"]] in e["train_acc_seeds"]
         assert set(e["vs"]) <= {"plain", "paper"} and "within_noise_of" in e
     out = capsys.readouterr().out
-    assert "Seed noise: val_acc moves by sd" in out and "(n=2)" in out
+    assert "Seed noise: train_acc moves by sd" in out and "(n=2)" in out and "| # | arch_id | train_acc |" in out
+    assert (exp / "pareto.csv").read_text().startswith("rank,arch_id,trial_id,train_acc,train_acc_std,n_seeds")
 
     # A re-evaluation lost with the driver is trained on --resume, and only it.
     lost = extra[-1]

@@ -50,7 +50,7 @@ def test_good_space_loads_with_dataset_defaults():
     ("vary.width_mult", [-1], "vary.width_mult: expected a non-empty list of positive numbers"),
     ("train.recipe", "slow", "train.recipe: expected one of"),
     ("train.epocs", 2, "did you mean 'epochs'"),
-    ("objectives", ["val_acc", "latency"], "objectives[1]: expected one of val_acc, params, flops"),
+    ("objectives", ["val_acc", "latency"], "objectives[1]: expected one of val_acc, train_acc, params, flops"),
     ("objectives", [{"name": "params", "direction": "max"}], "params is always minimised"),
     ("constraints.max_params", -5, "constraints.max_params: expected a positive number"),
     ("constraints.max_parms", 5, "constraints.max_parms: unknown key; did you mean 'max_params'?"),

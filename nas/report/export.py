@@ -21,10 +21,13 @@ from nas.report.pareto import dominates, normalized_hypervolume
 from nas.search import reeval
 from nas.search.journal import Journal
 from nas.search.rows import Status
+from nas.space.config import SCORES, score_of
 from sharesnet.files import atomic_write, csv_text
 from sharesnet.spec import ArchSpec
 
-UNITS = {"params": "parameters", "flops": "fvcore FLOPs (1 multiply-add = 1 flop), batch 1", "val_acc": "fraction"}
+UNITS = {"params": "parameters", "flops": "fvcore FLOPs (1 multiply-add = 1 flop), batch 1", "val_acc": "fraction",
+         "train_acc": "fraction: the last epoch's running training accuracy"}
+SCORE_LABELS = {"val_acc": "validation accuracy", "train_acc": "training accuracy (last epoch)"}
 WARM_STARTS = {"paper": "The paper's ShaResNet", "plain": "The plain ResNet"}
 
 
@@ -38,8 +41,9 @@ def export_experiment(exp_dir: str | Path, log: Callable[[str], None] = print) -
     objectives = [tuple(o) for o in resolved["objectives"]]
     names, modes = [n for n, _ in objectives], [d for _, d in objectives]
     journal = Journal(exp_dir)
-    # A re-evaluated candidate's val_acc is its mean over seeds; the ranking uses that mean.
-    rows = reeval.aggregate(journal.candidates(), journal.rows, resolved["recipe"]["seed"])
+    # A re-evaluated candidate's score is its mean over seeds; the ranking uses that mean.
+    score = score_of(names)
+    rows = reeval.aggregate(journal.candidates(), journal.rows, resolved["recipe"]["seed"], score)
     ranked = reeval.ranked(rows, objectives)
     front = [r for r in ranked if r["rank"] == 1]
     spread = reeval.noise(ranked)
@@ -49,40 +53,40 @@ def export_experiment(exp_dir: str | Path, log: Callable[[str], None] = print) -
     hv, hv_info = normalized_hypervolume([[r[n] for n in names] for r in front], modes, names, bounds) \
         if front else (0.0, {})
     doc = {"experiment": str(exp_dir), "objectives": [{"name": n, "direction": d, "unit": UNITS[n]} for n, d in objectives],
-           "hypervolume": {"value": hv, **hv_info}, "n_candidates": len(rows),
-           "noise": _noise(spread, ranked),
+           "score": score, "hypervolume": {"value": hv, **hv_info}, "n_candidates": len(rows),
+           "noise": _noise(spread, ranked, score),
            "front": [_entry(r, resolved) | j for r, j in zip(front, judged)],
            "baselines": {tag: _entry(r, resolved) for tag, r in base.items()}}
     atomic_write(exp_dir / "pareto.yaml", yaml.dump(doc, Dumper=_NoAliases, sort_keys=False))
-    atomic_write(exp_dir / "pareto.csv", csv_text(ranked, CSV_COLUMNS))
+    atomic_write(exp_dir / "pareto.csv", csv_text([_named(r) for r in ranked], csv_columns(score)))
     if rows:
         _plot(ranked, front, exp_dir / "pareto.png", names)
     where = [where_is(tag, journal.rows, ranked, front, names, modes, resolved.get("warm_start", []))
              for tag in WARM_STARTS]
     reevaluated = sum(r["n_seeds"] > 1 for r in ranked)
     log(summary(front, ranked, hv, where, hv_info.get("objectives"),
-                noise_report.lines(front, judged, spread, reevaluated)))
+                noise_report.lines(front, judged, spread, reevaluated, score)))
     return doc
 
 
-def _noise(spread, ranked: list[dict]) -> dict:
+def _noise(spread, ranked: list[dict], score: str) -> dict:
     """pareto.yaml's statement of the search's own seed noise (null sd: not measured)."""
     return {"seed_std": spread.sd if spread else None, "df": spread.df if spread else None,
-            "nets": sum(r["n_seeds"] > 1 for r in ranked), "unit": "val_acc, one seed to the next",
+            "nets": sum(r["n_seeds"] > 1 for r in ranked), "unit": f"{score}, one seed to the next",
             "rule": "two means differ beyond noise when the gap exceeds the 95% Student-t half-width "
                     "for their numbers of seeds"}
 
 
 def reference_bounds(resolved: dict, names: list[str]) -> list[tuple[float, float]]:
     """(worst, best) per objective, fixed by the space so that searches of it compare:
-    val_acc spans [0, 1]; a cost's worst is 1.1 x its budget, or 1.1 x the plain base's."""
+    an accuracy spans [0, 1]; a cost's worst is 1.1 x its budget, or 1.1 x the plain base's."""
     from nas.search.candidate import costs
     from nas.space.config import DataConfig
 
     spec = ArchSpec.from_dict(resolved["base"]).unshared()
     base = dict(zip(("params", "flops"), costs(spec, DataConfig(**resolved["data"]).input_size)))
     budget = {"params": resolved.get("max_params"), "flops": resolved.get("max_flops")}
-    return [(0.0, 1.0) if n == "val_acc" else (1.1 * float(budget[n] or base[n]), 0.0) for n in names]
+    return [(0.0, 1.0) if n in SCORES else (1.1 * float(budget[n] or base[n]), 0.0) for n in names]
 
 
 def baselines(journal_rows: list[dict], ranked: list[dict]) -> dict[str, dict]:
@@ -97,14 +101,22 @@ def baselines(journal_rows: list[dict], ranked: list[dict]) -> dict[str, dict]:
     return found
 
 
+def _named(r: dict) -> dict:
+    """An aggregated candidate's score fields under the score's name: `val_acc`, `val_acc_std`,
+    `val_acc_seeds` (or train_acc...), as exports have always named them."""
+    name = r["score_name"]
+    return {**r, name: r["score"], f"{name}_std": r["score_std"], f"{name}_seeds": r["score_seeds"]}
+
+
 def _entry(r: dict, resolved: dict) -> dict:
     """One front member, buildable on its own: spec, recipe, seeds, measured objectives."""
-    return {"rank": r["rank"], "arch_id": r["arch_id"], "trial_id": r["trial_id"], "val_acc": r["val_acc"],
-            "val_acc_std": r["val_acc_std"], "n_seeds": r["n_seeds"], "val_acc_seeds": r["val_acc_seeds"],
+    name, n = r["score_name"], _named(r)
+    return {"rank": r["rank"], "arch_id": r["arch_id"], "trial_id": r["trial_id"], "score": name, name: n[name],
+            f"{name}_std": n[f"{name}_std"], "n_seeds": r["n_seeds"], f"{name}_seeds": n[f"{name}_seeds"],
             "params": r["params"], "flops": r["flops"], "sharing": r["sharing"], "warm_start": r.get("warm_start"),
             "seed": resolved["recipe"]["seed"], "split_seed": resolved["data"]["split_seed"],
             "data": resolved["data"], "recipe": resolved["recipe"], "spec": r["spec"],
-            # val_acc came from the parent's weights + a fine-tune, not from `recipe` alone
+            # the score came from the parent's weights + a fine-tune, not from `recipe` alone
             **({"inherit": resolved["inherit"]} if resolved.get("inherit") else {})}
 
 
@@ -115,8 +127,8 @@ class _NoAliases(yaml.SafeDumper):
         return True
 
 
-CSV_COLUMNS = ["rank", "arch_id", "trial_id", "val_acc", "val_acc_std", "n_seeds", "params", "flops", "sharing",
-               "warm_start"]
+def csv_columns(score: str = "val_acc") -> list[str]:
+    return ["rank", "arch_id", "trial_id", score, f"{score}_std", "n_seeds", "params", "flops", "sharing", "warm_start"]
 
 
 def shape(spec: dict) -> tuple[str, str]:
@@ -134,7 +146,7 @@ def summary(front: list[dict], ranked: list[dict], hv: float, where: list[str] =
              "Columns: # is the index in pareto.yaml's front, which `scripts/train_final.py --select` takes "
              "(0-based); depth = blocks per stage; width = channels per stage.",
              "",
-             "| # | arch_id | val_acc | params | FLOPs (fvcore, 1 MAC = 1 flop) | depth | width | sharing "
+             f"| # | arch_id | {front[0]['score_name']} | params | FLOPs (fvcore, 1 MAC = 1 flop) | depth | width | sharing "
              "| warm start |",
              "|---:|---|---:|---:|---:|---|---|---|---|"]
     for i, r in enumerate(front):
@@ -147,13 +159,13 @@ def summary(front: list[dict], ranked: list[dict], hv: float, where: list[str] =
 def val_text(r: dict) -> str:
     """`0.6123` for one seed, `0.6123 ± 0.0100 (n=2)` for a re-evaluated candidate."""
     n = r.get("n_seeds", 1)
-    return f"{r['val_acc']:.4f}" + (f" ± {r['val_acc_std']:.4f} (n={n})" if n > 1 else "")
+    return f"{r['score']:.4f}" + (f" ± {r['score_std']:.4f} (n={n})" if n > 1 else "")
 
 
 def hypervolume_text(hv: float, box: list[dict]) -> str:
     """What the hypervolume measures: its scale and the box it is measured in."""
     def point(key: str) -> str:
-        return ", ".join(f"{o['name']} {o[key]:g}" if o["name"] == "val_acc" else f"{o['name']} {o[key]:,.0f}"
+        return ", ".join(f"{o['name']} {o[key]:g}" if o["name"] in SCORES else f"{o['name']} {o[key]:,.0f}"
                          for o in box)
     return (f"Hypervolume {hv:.4f}: the share of the box between the reference point ({point('worst')}) and the "
             f"ideal point ({point('best')}) that the front dominates, so 1 would be a perfect net at no cost. The "
@@ -182,7 +194,7 @@ def where_is(tag: str, journal_rows: list[dict], ranked: list[dict], front: list
         if tag not in listed:
             return f"{label} was not evaluated: it is not in the space's warm_start list."
         return f"{label} was not evaluated (yet): its training has not finished, or the space cannot express it."
-    desc = (f"{label} (`{cand['arch_id']}`, val_acc {val_text(cand)}, {cand['params']:,} params, "
+    desc = (f"{label} (`{cand['arch_id']}`, {cand['score_name']} {val_text(cand)}, {cand['params']:,} params, "
             f"{cand['flops']:,} FLOPs)")
     if cand["rank"] == 1:
         return f"{desc} is on the front: #{[r['arch_id'] for r in front].index(cand['arch_id'])}."
@@ -254,13 +266,15 @@ def _plot(ranked: list[dict], front: list[dict], path: Path, names: list[str]) -
 
 
 def figure(ranked: list[dict], front: list[dict], names: list[str]):
-    """Validation accuracy against parameters and against FLOPs, front members labelled by #."""
+    """The score (validation or training accuracy) against parameters and against FLOPs, front
+    members labelled by #."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import matplotlib.ticker
 
+    key = score_of(names)  # an aggregated row holds its mean score under the score's name
     # A cost every candidate shares (FLOPs when only sharing varies) gets no panel: it would be one column.
     panels = [(c, t) for c, t in (("params", "parameters"), ("flops", "FLOPs (fvcore, 1 MAC = 1 flop)"))
               if c in names or len({r[c] for r in ranked}) > 1] or [("params", "parameters")]
@@ -269,17 +283,17 @@ def figure(ranked: list[dict], front: list[dict], names: list[str]):
     rest = [r for r in ranked if r["rank"] > 1]
     for ax, (cost, label) in zip(axes, panels):
         line = sorted(front, key=lambda r: r[cost])
-        ax.scatter([r[cost] for r in rest], [r["val_acc"] for r in rest], c="0.7", s=18, label="evaluated")
-        ax.plot([r[cost] for r in line], [r["val_acc"] for r in line], "o-", c="tab:red", ms=6,
+        ax.scatter([r[cost] for r in rest], [r[key] for r in rest], c="0.7", s=18, label="evaluated")
+        ax.plot([r[cost] for r in line], [r[key] for r in line], "o-", c="tab:red", ms=6,
                 label="Pareto front, labelled by #" + ("" if cost in names else f" (in {', '.join(names)})"))
         noisy = [r for r in line if r.get("n_seeds", 1) > 1]
         if noisy:  # a re-evaluated member: its mean, ±1 seed std
-            ax.errorbar([r[cost] for r in noisy], [r["val_acc"] for r in noisy], yerr=[r["val_acc_std"] for r in noisy],
+            ax.errorbar([r[cost] for r in noisy], [r[key] for r in noisy], yerr=[r["score_std"] for r in noisy],
                         fmt="none", ecolor="tab:red", alpha=0.6, capsize=3, label="±1 seed std (re-evaluated)")
         for tag, marker, color in (("plain", "s", "tab:blue"), ("paper", "*", "tab:green")):
             pts = [r for r in ranked if r.get("warm_start") == tag]
             if pts:
-                ax.scatter([r[cost] for r in pts], [r["val_acc"] for r in pts], marker=marker, s=160,
+                ax.scatter([r[cost] for r in pts], [r[key] for r in pts], marker=marker, s=160,
                            facecolors="none", edgecolors=color, linewidths=2,
                            label={"plain": "plain ResNet", "paper": "paper's ShaResNet"}[tag])
         ax.set_xscale("log")
@@ -290,29 +304,29 @@ def figure(ranked: list[dict], front: list[dict], names: list[str]):
         ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # the major labels suffice
         ax.set_xlim(lo, hi)
         ax.set_xlabel(label)
-        ax.set_ylabel("validation accuracy")
+        ax.set_ylabel(SCORE_LABELS[key])
         ax.grid(alpha=0.3)
     # One legend below the panels: inside an axes, even at loc="best", it covered a marker.
     handles, texts = axes[-1].get_legend_handles_labels()
     fig.legend(handles, texts, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
-    fig.suptitle("Validation accuracy against cost (# = index in pareto.yaml's front, as train_final.py "
-                 "--select takes it)", fontsize=10)
+    fig.suptitle(f"{SCORE_LABELS[key].capitalize()} against cost (# = index in pareto.yaml's front, "
+                 "as train_final.py --select takes it)", fontsize=10)
     fig.tight_layout(rect=(0, 0.06, 1, 1))
     for ax, (cost, _) in zip(axes, panels):  # last: labels are placed in the final pixels
-        _label_front(ax, front, ranked, cost)
+        _label_front(ax, front, ranked, cost, key)
     return fig
 
 
-def _label_front(ax, front: list[dict], ranked: list[dict], cost: str) -> None:
+def _label_front(ax, front: list[dict], ranked: list[dict], cost: str, key: str) -> None:
     """Write each front member's # beside its point, clear of other labels and markers; members at
     one point share a label."""
     from nas.report.plot_labels import place, point
 
     at: dict[tuple, list[int]] = {}
     for i, r in enumerate(front):
-        at.setdefault((r[cost], r["val_acc"]), []).append(i)
-    big = [point(r[cost], r["val_acc"], 10) for r in ranked if r.get("warm_start") in ("plain", "paper")]
-    dots = [point(r[cost], r["val_acc"], 4, weight=1) for r in ranked]
+        at.setdefault((r[cost], r[key]), []).append(i)
+    big = [point(r[cost], r[key], 10) for r in ranked if r.get("warm_start") in ("plain", "paper")]
+    dots = [point(r[cost], r[key], 4, weight=1) for r in ranked]
     place(ax, [(x, y, ",".join(f"#{i}" for i in idx)) for (x, y), idx in at.items()], big + dots, fontsize=9,
           fontweight="bold", color="tab:red",
           bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8})

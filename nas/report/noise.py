@@ -1,4 +1,4 @@
-"""What a search's seed noise means for its front: which differences of val_acc are real.
+"""What a search's seed noise means for its front: which differences of its score are real.
 
 With the noise pooled over the re-evaluated candidates (nas/search/reeval.py), two means differ
 beyond noise when the gap exceeds the 95% Student-t half-width for their numbers of seeds.
@@ -22,7 +22,7 @@ def judge(front: list[dict], baselines: dict[str, dict], spread: rankstats.Sprea
 
 
 def _verdict(a: dict, b: dict, spread: rankstats.Spread | None) -> dict:
-    diff = a["val_acc"] - b["val_acc"]
+    diff = a["score"] - b["score"]
     if spread is None:
         return {"diff": diff, "half_width": None, "verdict": "noise not measured"}
     hw = rankstats.half_width(spread, a["n_seeds"], b["n_seeds"])
@@ -34,13 +34,15 @@ def _says(verdict: str) -> str:
     return {"within noise": "within noise of", "noise not measured": "untested against"}.get(verdict, verdict)
 
 
-def lines(front: list[dict], judged: list[dict], spread: rankstats.Spread | None, reevaluated: int) -> list[str]:
-    """The summary's noise paragraph: the spread, then one line per front member."""
+def lines(front: list[dict], judged: list[dict], spread: rankstats.Spread | None, reevaluated: int,
+          score: str = "val_acc") -> list[str]:
+    """The summary's noise paragraph: the spread of the score (val_acc or train_acc), then one line
+    per front member."""
     if spread is None:
         return ["Seed noise: not measured (no candidate was trained with a second seed; `reevaluate:` in the "
-                "space does it). Each val_acc above is one seed of a short trial, which another seed can move "
+                f"space does it). Each {score} above is one seed of a short trial, which another seed can move "
                 "by several points: treat close values as ties."]
-    out = [f"Seed noise: val_acc moves by sd {spread.sd:.4f} between seeds (pooled over {reevaluated} re-evaluated "
+    out = [f"Seed noise: {score} moves by sd {spread.sd:.4f} between seeds (pooled over {reevaluated} re-evaluated "
            f"candidates, {spread.df} df). Two nets with 2 seeds each differ beyond noise only by more than "
            f"±{rankstats.half_width(spread, 2, 2):.4f} (95%)."]
     for i, (r, j) in enumerate(zip(front, judged)):

@@ -6,6 +6,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from nas.space.config import SCORES
+
 Points = Sequence[Sequence[float]]
 REFERENCE_NOTE = "reference = the worst bound of every objective"
 
@@ -120,11 +122,11 @@ def normalize(
 def default_bounds(
     points: Points, directions: Sequence[str], objectives_names: Sequence[str]
 ) -> list[tuple[float, float]]:
-    """Default (worst, best) bounds: val_acc in (0, 1); costs in (1.1 * observed max, 0)."""
+    """Default (worst, best) bounds: an accuracy (val_acc, train_acc) in (0, 1); costs in (1.1 * observed max, 0)."""
     pts = _as_array(points, directions)
     bounds: list[tuple[float, float]] = []
     for j, (name, d) in enumerate(zip(objectives_names, directions, strict=True)):
-        if name == "val_acc":
+        if name in SCORES:
             bounds.append((0.0, 1.0))
             continue
         if d != "min":

@@ -16,7 +16,8 @@ def duration(seconds: float) -> str:
 
 
 def epoch_text(result: dict, who: str = "") -> str:
-    """A running trial's report as `epoch 3/9 val_acc 0.5120 812 img/s, <who>~2m10s to go`."""
+    """A running trial's report as `epoch 3/9 val_acc 0.5120 train_acc 0.6010 812 img/s, <who>~2m10s to go`."""
     left = (result["epochs"] - result["epoch"]) * (result.get("epoch_time_s") or 0.0)
-    return (f"epoch {result['epoch']}/{result['epochs']} val_acc {result['val_acc']:.4f} "
+    train = f"train_acc {result['train_acc']:.4f} " if result.get("train_acc") is not None else ""
+    return (f"epoch {result['epoch']}/{result['epochs']} val_acc {result['val_acc']:.4f} {train}"
             f"{result.get('images_per_s') or 0:,.0f} img/s, {who}~{duration(left)} to go")

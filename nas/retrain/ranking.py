@@ -1,4 +1,4 @@
-"""Did the search's ranking hold? Its val_acc against the retrained test accuracy.
+"""Did the search's ranking hold? Its score (val_acc or train_acc) against the retrained test accuracy.
 
 A search is worth what its ranking is worth after retraining: a front chosen on a score that
 retraining reorders was chosen on noise. Each net retrained from a pareto file carries the
@@ -32,7 +32,8 @@ def markdown(groups: list[list[dict]]) -> str:
 def _section(experiment: str | None, groups: list[list[dict]]) -> str:
     search = [g[0]["parsed_role"].search for g in groups]
     test = [statistics.mean(r["test_acc"] for r in g) for g in groups]
-    val = [s.val_acc for s in search]
+    val = [s.value for s in search]
+    name = search[0].name  # one search ranks by one score
     rho, tau = rankstats.spearman(val, test), rankstats.kendall_tau(val, test)
     n = len(groups)
     caution = f" With fewer than {FEW} nets this is a rough figure." if n < FEW else ""
@@ -40,15 +41,15 @@ def _section(experiment: str | None, groups: list[list[dict]]) -> str:
         f"Spearman {rho:.2f}, Kendall tau {tau:.2f}"
     lines = [f"## Did the search's ranking hold?{f' ({Path(experiment).name})' if experiment else ''}", "",
              f"Over the {n} nets retrained from this search: **{figures}** "
-             f"between the search's val_acc (the mean over its seeds where it re-evaluated a net) and the mean "
+             f"between the search's {name} (the mean over its seeds where it re-evaluated a net) and the mean "
              f"retrained test accuracy. 1 is the same order, 0 none.{caution}", "",
-             "| net | search val_acc (n seeds) | rank | retrained test accuracy (n seeds) | rank |",
+             f"| net | search {name} (n seeds) | rank | retrained test accuracy (n seeds) | rank |",
              "|---|---:|---:|---:|---:|"]
     val_rank, test_rank = _ranks(val), _ranks(test)
     for i in sorted(range(n), key=lambda i: test_rank[i]):
         s, g = search[i], groups[i]
         sd = f" ± {s.std:.4f}" if s.n > 1 and s.std is not None else ""
-        lines.append(f"| {g[0]['label']} | {s.val_acc:.4f}{sd} ({s.n}) | {val_rank[i]} | {test[i]:.4f} ({len(g)}) | "
+        lines.append(f"| {g[0]['label']} | {s.value:.4f}{sd} ({s.n}) | {val_rank[i]} | {test[i]:.4f} ({len(g)}) | "
                      f"{test_rank[i]} |")
     return "\n".join(lines) + "\n"
 

@@ -29,10 +29,11 @@ class Export:
 
 @dataclass(frozen=True)
 class Score:
-    """What the search measured of a net: its val_acc, the mean over its seeds when re-evaluated."""
-    val_acc: float
+    """What the search measured of a net: its score, the mean over its seeds when re-evaluated."""
+    value: float
     std: float | None
     n: int
+    name: str = "val_acc"  # the score: val_acc, or train_acc where the space ranked by it
 
 
 @dataclass(frozen=True)
@@ -57,8 +58,16 @@ def origin(entry: dict, front_index: int | None, export: Export) -> dict:
     return {"front_index": front_index, "rank": entry.get("rank"), "baseline": tag if tag in BASELINES else None,
             "export": {"experiment": export.experiment, "evaluated": export.evaluated, "front": list(export.front)},
             # so the retraining can say whether the search's ranking held (nas/retrain/ranking.py)
-            "search": {"val_acc": entry["val_acc"], "val_acc_std": entry.get("val_acc_std"),
-                       "n_seeds": entry.get("n_seeds", 1)} if entry.get("val_acc") is not None else None}
+            "search": _search_score(entry)}
+
+
+def _search_score(entry: dict) -> dict | None:
+    """A pareto entry's score, as a result.json's role keeps it; exports before train_acc have no `score` key."""
+    name = entry.get("score", "val_acc")
+    if entry.get(name) is None:
+        return None
+    return {"score": name, name: entry[name], f"{name}_std": entry.get(f"{name}_std"),
+            "n_seeds": entry.get("n_seeds", 1)}
 
 
 def role_of(row: dict) -> Role | None:
@@ -70,7 +79,8 @@ def role_of(row: dict) -> Role | None:
         e = r.get("export")
         export = Export(e.get("experiment"), e.get("evaluated"), tuple(e.get("front") or ())) if e else None
         s = r.get("search")
-        score = Score(s["val_acc"], s.get("val_acc_std"), s.get("n_seeds") or 1) if s else None
+        name = (s or {}).get("score", "val_acc")
+        score = Score(s[name], s.get(f"{name}_std"), s.get("n_seeds") or 1, name) if s else None
         return Role(r.get("front_index"), r.get("rank"), r.get("baseline"), export, score, r.get("matched"),
                     r.get("matches"))
     m = _LEGACY.fullmatch(row.get("name", ""))

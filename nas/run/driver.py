@@ -106,7 +106,7 @@ def _fit(searcher: ShareSearch, space: SearchSpace, exp_dir: Path, res: Resource
     scheduler = None
     if space.early_stopping:
         scheduler = tune.schedulers.ASHAScheduler(
-            metric="val_acc", mode="max", time_attr="epoch", max_t=space.trial_recipe.last_epoch,
+            metric=space.score, mode="max", time_attr="epoch", max_t=space.trial_recipe.last_epoch,
             grace_period=space.early_stopping.grace_epochs, reduction_factor=space.early_stopping.reduction_factor)
     tuner = tune.Tuner(
         _trainable(res),
@@ -186,7 +186,7 @@ def _reevaluate(space: SearchSpace, exp_dir: Path, res: Resources, journal: Jour
         log(f"[search] re-evaluation, round {round_no} of at most {cfg.rounds}: {len(jobs)} training(s), so that the "
             f"{cfg.top} best candidates and the baselines have {cfg.seeds} seeds each; the export states the seed noise")
         configs = [_reeval_config(space, exp_dir, res, cand, seed) for cand, seed in jobs]
-        recorder = _ReevalRecorder(journal, log, len(configs), epochs)
+        recorder = _ReevalRecorder(journal, log, len(configs), epochs, space.score)
         tuner = tune.Tuner(_trainable(res, "job"), param_space={"job": tune.grid_search(configs)},
                            tune_config=tune.TuneConfig(num_samples=1, max_concurrent_trials=res.max_concurrent,
                                                        reuse_actors=True, trial_dirname_creator=_dirname),
@@ -201,7 +201,7 @@ def _reevaluate(space: SearchSpace, exp_dir: Path, res: Resources, journal: Jour
 
 
 def _cand_fields(cand: dict) -> dict:
-    return {k: cand[k] for k in ("arch_id", "trial_id", "params", "flops", "sharing", "spec", "val_acc_seeds")}
+    return {k: cand[k] for k in ("arch_id", "trial_id", "params", "flops", "sharing", "spec", "score_seeds")}
 
 
 def _reeval_config(space: SearchSpace, exp_dir: Path, res: Resources, cand: dict, seed: int) -> dict:
@@ -216,8 +216,10 @@ def _reeval_config(space: SearchSpace, exp_dir: Path, res: Resources, cand: dict
 class _ReevalRecorder(tune.Callback):
     """Journals each re-evaluation as it ends, with a progress line; a stop's victims are left for --resume."""
 
-    def __init__(self, journal: Journal | None, log: Callable[[str], None] | None, total: int, epochs: int):
+    def __init__(self, journal: Journal | None, log: Callable[[str], None] | None, total: int, epochs: int,
+                 score: str = "val_acc"):
         self.journal, self.log, self.total, self.epochs, self.done = journal, log, total, epochs, 0
+        self.score = score
 
     def on_trial_result(self, iteration, trials, trial, result, **info) -> None:
         if self.log and result.get("status") == "running":
@@ -241,13 +243,14 @@ class _ReevalRecorder(tune.Callback):
         self.journal.add(reeval.row(cand, seed, job["key"], result, status, reason))
         self.done += 1
         if self.log:
-            got = f"val_acc {result['val_acc']:.4f}" if status == Status.OK else f"{status} ({reason})"
-            earlier = ", ".join(f"{v:.4f}" for v in cand["val_acc_seeds"])
+            got = f"{self.score} {result[self.score]:.4f}" if status == Status.OK else f"{status} ({reason})"
+            # a plan written before train_acc could be the score names its list val_acc_seeds
+            earlier = ", ".join(f"{v:.4f}" for v in cand.get("score_seeds", cand.get("val_acc_seeds", [])))
             self.log(f"[search] re-evaluation {self.done}/{self.total}: {cand['arch_id']} seed {seed}: {got} "
                      f"(earlier seeds: {earlier})")
 
     def __reduce__(self):  # Tune pickles its run config; a restored copy records nothing
-        return (_ReevalRecorder, (None, None, self.total, self.epochs))
+        return (_ReevalRecorder, (None, None, self.total, self.epochs, self.score))
 
 
 def _train_parent(space: SearchSpace, exp_dir: Path, res: Resources, log: Callable[[str], None],

@@ -53,7 +53,7 @@ def run_trial(config: dict) -> None:
         if (config.get("report_epochs") or due) and epoch < recipe.last_epoch:
             last[0] = time.perf_counter()
             tune.report({**base, "status": "running", "epoch": epoch, "epochs": recipe.last_epoch,
-                         "val_acc": m["val_acc"], "train_loss": m["train_loss"],
+                         "val_acc": m["val_acc"], "train_acc": m["train_acc"], "train_loss": m["train_loss"],
                          "images_per_s": m["images_per_s"], "epoch_time_s": m["epoch_time_s"]})
 
     try:
@@ -65,7 +65,7 @@ def run_trial(config: dict) -> None:
     except Exception as e:  # noqa: BLE001 - any failure is the trial's, not the search's
         traceback.print_exc()
         epoch = e.epoch if isinstance(e, DivergedError) else None
-        tune.report({**base, "status": "failed", "reason": _reason(e), "epoch": epoch, "val_acc": 0.0,
+        tune.report({**base, "status": "failed", "reason": _reason(e), "epoch": epoch, "val_acc": 0.0, "train_acc": 0.0,
                      "wall_time_s": time.perf_counter() - start})
         return
     tune.report({**base, "status": "ok", "epoch": result.epochs_run, "val_acc": result.val_acc_last,

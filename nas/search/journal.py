@@ -15,7 +15,7 @@ from typing import Any
 from nas.search.rows import FINAL, TRAINED, Row, Status
 from sharesnet.files import atomic_write, csv_text
 
-CSV_COLUMNS = ["trial_id", "number", "arch_id", "status", "seed", "val_acc", "params", "flops", "epochs",
+CSV_COLUMNS = ["trial_id", "number", "arch_id", "status", "seed", "val_acc", "train_acc", "params", "flops", "epochs",
                "wall_time_s", "train_time_s", "reason", "reused_from", "warm_start", "resumed_at_epoch",
                "continues", "device", "gpu_ids", "node", "sharing", "spec"]
 

@@ -3,9 +3,10 @@
 One seed of a short trial moves val_acc by more than the differences a search must rank, so
 a front from single trainings mixes real differences with luck (and favours the lucky). The
 top rung of successive halving answers this: the best candidates, by non-dominated rank and
-then val_acc, and the plain and paper baselines, train again with seeds seed+1, seed+2, ...
-until each has `seeds` of them; their val_acc becomes the mean. The ranking is then redone,
-and repeated (at most `rounds` times) while its top holds nets with fewer seeds.
+then score (val_acc, or train_acc where the space ranks by it), and the plain and paper
+baselines, train again with seeds seed+1, seed+2, ... until each has `seeds` of them; their
+score becomes the mean. The ranking is then redone, and repeated (at most `rounds` times)
+while its top holds nets with fewer seeds.
 
 Pure functions over journal rows: the driver runs the trainings and writes `reeval` rows.
 """
@@ -17,49 +18,52 @@ from typing import Any
 from nas.report import rankstats
 from nas.report.pareto import nondominated_ranks
 from nas.search.rows import Row, Status, report_fields
-from nas.space.config import SearchSpace
+from nas.space.config import SCORES, SearchSpace
 
 STATUS = Status.REEVAL  # a journal row of one extra-seed training; never a candidate, never in the budget
 
 
-def extra_scores(rows: list[dict]) -> dict[str, dict[int, float]]:
-    """arch_id -> {seed: val_acc} of the re-evaluations that finished."""
+def extra_scores(rows: list[dict], score: str = "val_acc") -> dict[str, dict[int, float]]:
+    """arch_id -> {seed: score} of the re-evaluations that finished."""
     out: dict[str, dict[int, float]] = {}
     for r in rows:
-        if r["status"] == STATUS and r.get("val_acc") is not None:
-            out.setdefault(r["arch_id"], {})[r["seed"]] = r["val_acc"]
+        if r["status"] == STATUS and r.get(score) is not None:
+            out.setdefault(r["arch_id"], {})[r["seed"]] = r[score]
     return out
 
 
-def aggregate(candidates: list[dict], rows: list[dict], first_seed: int = 0) -> list[dict]:
-    """The candidates (trained with `first_seed`) with val_acc as the mean over all their seeds,
-    and val_acc_seeds, val_acc_std and n_seeds beside it."""
-    scores = extra_scores(rows)
+def aggregate(candidates: list[dict], rows: list[dict], first_seed: int = 0, score: str = "val_acc") -> list[dict]:
+    """The candidates (trained with `first_seed`) with their score (val_acc or train_acc) as the
+    mean over all their seeds, under its own name and as `score`, with score_seeds, score_std and
+    n_seeds beside it. The other accuracy stays the first seed's."""
+    scores = extra_scores(rows, score)
     out = []
     for c in candidates:
-        seeds = {**scores.get(c["arch_id"], {}), first_seed: c["val_acc"]}
+        seeds = {**scores.get(c["arch_id"], {}), first_seed: c[score]}
         vals = [seeds[s] for s in sorted(seeds)]
-        out.append({**c, "val_acc": statistics.mean(vals), "val_acc_seeds": vals, "n_seeds": len(vals),
-                    "val_acc_std": statistics.stdev(vals) if len(vals) > 1 else None})
+        mean = statistics.mean(vals)
+        out.append({**c, score: mean, "score": mean, "score_name": score, "score_seeds": vals, "n_seeds": len(vals),
+                    "score_std": statistics.stdev(vals) if len(vals) > 1 else None})
     return out
 
 
 def noise(ranked: list[dict]) -> rankstats.Spread | None:
-    """The seed spread of val_acc pooled over every re-evaluated candidate."""
-    return rankstats.pooled_sd([r["val_acc_seeds"] for r in ranked])
+    """The seed spread of the score pooled over every re-evaluated candidate."""
+    return rankstats.pooled_sd([r["score_seeds"] for r in ranked])
 
 
 def ranked(candidates: list[dict], space_objectives: list[tuple[str, str]]) -> list[dict]:
-    """Candidates with their 1-based non-dominated rank, best first (rank, then val_acc)."""
+    """Aggregated candidates with their 1-based non-dominated rank, best first (rank, then score)."""
     names, modes = [n for n, _ in space_objectives], [d for _, d in space_objectives]
     ranks = nondominated_ranks([[r[n] for n in names] for r in candidates], modes) if candidates else []
-    return sorted(({**r, "rank": k + 1} for r, k in zip(candidates, ranks)), key=lambda r: (r["rank"], -r["val_acc"]))
+    return sorted(({**r, "rank": k + 1} for r, k in zip(candidates, ranks)), key=lambda r: (r["rank"], -r["score"]))
 
 
 def choose(rows: list[dict], space: SearchSpace) -> list[dict]:
     """The candidates to re-evaluate now: the `top` best by current means, and the baselines."""
     cfg = space.reevaluate
-    cands = aggregate([r for r in rows if r["status"] == Status.OK and not r.get("reused_from")], rows, space.recipe.seed)
+    cands = aggregate([r for r in rows if r["status"] == Status.OK and not r.get("reused_from")], rows,
+                      space.recipe.seed, space.score)
     order = ranked(cands, list(space.objectives))
     chosen = {r["arch_id"]: r for r in order[:cfg.top]}
     for r in order:
@@ -79,7 +83,8 @@ def pending(chosen: list[dict], rows: list[dict], space: SearchSpace) -> list[tu
 
 def row(cand: dict, seed: int, key: str, report: dict[str, Any], status: Status, reason: str = "") -> Row:
     """The journal row of one re-evaluation: the candidate's identity, this seed's report."""
-    fields = report_fields(report) | {"val_acc": report.get("val_acc") if status == Status.OK else None}
+    ok = status == Status.OK
+    fields = report_fields(report) | {k: report.get(k) if ok else None for k in SCORES}
     return Row(trial_id=f"reeval-{cand['arch_id']}-s{seed}", key=key, arch_id=cand["arch_id"],
                status=STATUS, outcome=status, seed=seed, reeval_of=cand["trial_id"],
                params=cand["params"], flops=cand["flops"], reason=reason,

@@ -66,7 +66,8 @@ class ShareSearch(OptunaSearch):
                 self._resample(ot_trial, cand, earlier)
             elif cand.violations:
                 self._rejected[cand.key] = f"optuna-{ot_trial.number}"
-                self._tell(ot_trial, cand, Status.REJECTED, {"val_acc": 0.0}, reason="; ".join(cand.violations))
+                self._tell(ot_trial, cand, Status.REJECTED, {"val_acc": 0.0, "train_acc": 0.0},
+                           reason="; ".join(cand.violations))
             elif cand.key in self._done:
                 done = self._done[cand.key]
                 self._tell(ot_trial, cand, Status(done["status"]), done, reason=done["reason"], reused_from=done["trial_id"])
@@ -139,7 +140,8 @@ class ShareSearch(OptunaSearch):
                        warm_start=ot_trial.user_attrs.get("warm_start"), continues=ot_trial.user_attrs.get("continues"))
         if reused_from:
             row["train_time_s"] = 0.0  # reuse costs no training
-        values = {"val_acc": row["val_acc"], "params": cand.params, "flops": cand.flops}
+        values = {"val_acc": row["val_acc"], "train_acc": row.get("train_acc"), "params": cand.params,
+                  "flops": cand.flops}
         try:
             if status in (Status.OK, Status.REJECTED):
                 self._ot_study.tell(ot_trial, [float(values[m]) for m in self.space.metric_names])
@@ -154,8 +156,8 @@ class ShareSearch(OptunaSearch):
     def _progress(self, row: Row) -> None:
         j = self.journal
         front = self.front_size()
-        scored = isinstance(row.get("val_acc"), float) and row["status"] == Status.OK
-        detail = f"val_acc={row['val_acc']:.4f} " if scored else ""
+        scored = isinstance(row.get(self.space.score), float) and row["status"] == Status.OK
+        detail = f"{self.space.score}={row[self.space.score]:.4f} " if scored else ""
         extra = f" ({row['reason']})" if row.get("reason") else ""
         self.log(f"[search] {j.trained()}/{self.space.trials} trained, {len(self._running)} running, "
                  f"{j.count(Status.FAILED, Status.ERROR)} failed, {j.count(Status.EARLY_STOPPED)} stopped early, "

@@ -18,6 +18,7 @@ from nas.space.config import (
     PATTERNS,
     REPEATS,
     SAMPLERS,
+    SCORES,
     TOP_KEYS,
     WARM_STARTS,
     DataConfig,
@@ -227,6 +228,10 @@ def _objectives(pb: Problems, v: Any) -> tuple[tuple[str, str], ...]:
         out.append((name, OBJECTIVES[name]))
     if len({n for n, _ in out}) != len(out):
         pb.add("objectives", "each objective may appear once")
+    scores = [n for n, _ in out if n in SCORES]
+    if len(scores) > 1:
+        pb.add("objectives", f"{' and '.join(scores)} are both accuracy scores; keep one (train_acc ranks short "
+                             f"prefix trials better, val_acc is the held-out score)")
     return tuple(out)
 
 
