@@ -133,6 +133,37 @@ def test_retraining_drops_the_search_limit_and_tables_accumulate(tmp_path, capsy
     assert png.stat().st_size > 10_000 and png.read_bytes()[:4] == b"\x89PNG"
 
 
+def test_reuse_takes_finished_twins_from_another_folder_and_trains_only_the_rest(tmp_path, capsys, one_thread):
+    pareto, first, out = write_pareto(tmp_path), tmp_path / "first", tmp_path / "second"
+    assert final(capsys, "--pareto", pareto, "--select", "0", "--recipe", "fast", "--epochs", "1", "--out", first)[0] == 0
+    code, log, _ = final(capsys, "--pareto", pareto, "--select", "all", "--recipe", "fast", "--epochs", "1",
+                         "--out", out, "--reuse", first)
+    assert code == 0
+    twin = first / TINY.arch_id / "seed-0"
+    got = json.loads((out / TINY.arch_id / "seed-0" / "result.json").read_text())
+    assert got["reused_from"] == str(twin / "result.json")
+    assert got["test_acc"] == json.loads((twin / "result.json").read_text())["test_acc"]
+    assert got["role"]["front_index"] == 0 and (out / TINY.arch_id / "seed-0" / "metrics.csv").is_file()
+    assert f"{TINY.arch_id} seed 0: finished already in {twin}" in log
+    trained = [json.loads(p.read_text()) for p in out.glob("*/seed-0/result.json") if p.parent.parent.name != TINY.arch_id]
+    assert len(trained) == 1 and "reused_from" not in trained[0]  # the paper net had no twin: it trained
+    assert "\n\n1 of 2 runs reused from other folders (`--reuse`" in (out / "final_results.md").read_text()
+    # Another recipe is another job: nothing to reuse, it trains.
+    code, log, _ = final(capsys, "--pareto", pareto, "--select", "0", "--recipe", "fast", "--epochs", "2",
+                         "--out", tmp_path / "third", "--reuse", first)
+    assert code == 0 and "finished already" not in log
+    code, _, err = final(capsys, "--preset", "cifar_resnet20", "--smoke", "--out", out, "--reuse", tmp_path / "nope")
+    assert code == 2 and err.count("\n") == 1 and "--reuse" in err and "no such folder" in err
+
+
+def test_a_folder_of_several_precisions_says_so():
+    from nas.retrain.results import provenance
+
+    assert provenance([{"precision": "fp32"}, {"precision": "fp32"}]) == ""
+    assert provenance([{"precision": "bf16"}, {"precision": "fp32"}, {"precision": "fp32"}]) == \
+        "Mixed precision: bf16 1, fp32 2 runs (final_results.csv's precision column says which)."
+
+
 def test_limit_never_caps_the_test_split_unless_asked():
     from sharesnet.data import load_data
 

@@ -20,7 +20,7 @@ from typing import Any, Callable
 from nas.bench.fidelity_plan import Arch, Plan, Proxy
 from nas.bench.runcache import cached_path, claimed, run_all, run_cached
 from nas.report.progress import duration
-from nas.retrain.folders import check_folders, differences, job_config, result_config
+from nas.retrain.folders import check_folders, find_result
 from nas.retrain.jobs import Job, run_job
 from nas.space.config import DataConfig
 
@@ -56,17 +56,8 @@ def final_job(plan: Plan, arch: Arch, seed: int, out: Path) -> Job:
 def find_final(plan: Plan, arch: Arch, seed: int, out: Path) -> dict | None:
     """A finished final retraining of this net and seed: in <out>/final, or in a reuse folder
     when its recipe and data facts match (where the images lie does not matter)."""
-    want = _facts(job_config(final_job(plan, arch, seed, out)))
-    for folder in (out / "final", *plan.final.reuse):
-        for path in sorted(folder.glob(f"*/seed-{want['recipe']['seed']}/result.json")):
-            row = json.loads(path.read_text())
-            if row["arch_id"] == arch.spec.arch_id and not differences(_facts(result_config(row)), want):
-                return {**row, "result_file": str(path)}
-    return None
-
-
-def _facts(config: dict) -> dict:
-    return {**config, "data": {k: v for k, v in config["data"].items() if k != "data_dir"}}
+    found = find_result(final_job(plan, arch, seed, out), [out / "final", *plan.final.reuse])
+    return {**found[1], "result_file": str(found[0])} if found else None
 
 
 def plan_tasks(plan: Plan, out: Path) -> list[Task]:

@@ -66,6 +66,9 @@ def _parser(doc: str) -> Parser:
     ap.add_argument("--seeds", type=integer(1), help="runs per architecture: seeds recipe.seed, +1, ... (default: 1)")
     ap.add_argument("--out", default="results/final", help="output folder; its tables gather every run made there")
     ap.add_argument("--resume", action="store_true", help="continue interrupted jobs, reuse finished ones")
+    ap.add_argument("--reuse", action="append", default=[], type=Path,
+                    help="another --out folder whose finished runs of the same net, recipe, seed and data count "
+                         "here (copied in, marked reused_from) instead of training again (repeatable)")
     ap.add_argument("--gpus", type=integer(0), default=0, help="run jobs in parallel as Ray tasks, one GPU each "
                                                               "(0: one after another in this process)")
     ap.add_argument("--smoke", action="store_true", help="5 epochs, 1 seed, limit and test limit 1000, digits unless "
@@ -75,11 +78,15 @@ def _parser(doc: str) -> Parser:
 
 def _final(args, argv: list[str]) -> int:
     from nas.cli.outdir import check_writable
-    from nas.retrain.folders import check_folders
+    from nas.retrain.folders import adopt, check_folders
     from nas.retrain.jobs import make_jobs
+    from nas.space.problems import SpaceError
     from sharesnet.train.presets import resolve_recipe
 
     check_writable(args.out, f"--out {args.out}")  # before the data loads and any job starts
+    for folder in args.reuse:
+        if not folder.is_dir():
+            raise SpaceError(f"--reuse {folder}: no such folder (pass a train_final --out folder)")
     if args.smoke:
         for key, value in SMOKE.items():
             setattr(args, key, value if getattr(args, key) is None else getattr(args, key))
@@ -97,8 +104,9 @@ def _final(args, argv: list[str]) -> int:
         from nas.retrain.jobs import roles_line
 
         print(roles_line(args.pareto, archs))
+    todo = [j for j in jobs if not adopt(j, args.reuse, print)]
     try:
-        _train(jobs, args, searched)
+        _train(todo, args, searched)
     except KeyboardInterrupt as e:
         return _interrupted(jobs, e, argv, out)
     from nas.retrain.results import summarise

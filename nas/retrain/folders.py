@@ -1,7 +1,9 @@
 """A job folder holds one configuration: refuse to mix runs, before anything trains.
 
 A result.json or last.pt of another architecture, recipe or data in a job's folder would
-otherwise be reused on --resume as if it were this job's, or be half-overwritten.
+otherwise be reused on --resume as if it were this job's, or be half-overwritten. The same
+comparison finds a job's finished twin in another --out folder (`--reuse`), so a net that
+was already retrained (a search's plain and paper baselines, say) is not trained again.
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from pathlib import Path
 
 from nas.retrain.jobs import Job
 from nas.space.problems import SpaceError
+from sharesnet.files import atomic_write
 
 
 def check_folders(jobs: list[Job], resume: bool) -> None:
@@ -28,6 +31,43 @@ def check_folders(jobs: list[Job], resume: bool) -> None:
             verb = "reuse it" if what == "result" else "continue it"
             raise SpaceError(f"{job.folder}: this job's {what} is already there; pass --resume to {verb}, "
                              f"or another --out to train it afresh")
+
+
+def find_result(job: Job, folders: list[Path]) -> tuple[Path, dict] | None:
+    """(path, row) of a finished result.json of this very job in one of `folders` (train_final --out
+    folders): the same arch_id, recipe (its seed included) and data facts. Where the images lie
+    (data_dir) does not count: the same dataset on another disk trains the same."""
+    want = portable(job_config(job))
+    for folder in folders:
+        for path in sorted(Path(folder).glob(f"*/seed-{job.recipe.seed}/result.json")):
+            row = json.loads(path.read_text())
+            if row["arch_id"] == job.spec.arch_id and not differences(portable(result_config(row)), want):
+                return path, row
+    return None
+
+
+def adopt(job: Job, folders: list[Path], log) -> bool:
+    """With no result of its own, copy this job's finished twin from `folders` into its folder, under
+    this job's role and with `reused_from`; False when there is none."""
+    if (job.folder / "result.json").is_file():
+        return False
+    found = find_result(job, folders)
+    if found is None:
+        return False
+    path, row = found
+    job.folder.mkdir(parents=True, exist_ok=True)
+    metrics = path.parent / "metrics.csv"
+    if metrics.is_file():
+        atomic_write(job.folder / "metrics.csv", metrics.read_text())
+    atomic_write(job.folder / "result.json", json.dumps({**row, "name": job.name, "role": job.role,
+                                                          "reused_from": str(path)}, indent=1))
+    log(f"[final] {job.label}: finished already in {path.parent} (same net, recipe, seed and data); reusing it")
+    return True
+
+
+def portable(config: dict) -> dict:
+    """A job config without where its images lie."""
+    return {**config, "data": {k: v for k, v in config["data"].items() if k != "data_dir"}}
 
 
 def _folder_config(folder: Path) -> tuple[str, dict] | None:

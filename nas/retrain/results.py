@@ -57,7 +57,7 @@ def summarise(out: Path) -> Tables:
                                                        and k not in _SHOWN_ONLY} for r in rows]))
     table = "\n".join([_line(COLUMNS), "|" + "|".join("---:" if c in _NUMERIC else "---" for c in COLUMNS) + "|"]
                       + [_group_line(g) for g in groups])
-    note = describe_exports([r["parsed_role"] for r in rows])
+    note = "\n\n".join(n for n in (describe_exports([r["parsed_role"] for r in rows]), provenance(rows)) if n)
     # Only the newest job's recipe and data are compared and plotted together (a folder may
     # hold a smoke run beside the real one).
     latest = [g for g in groups if _setting(g[0]) == newest]
@@ -68,6 +68,23 @@ def summarise(out: Path) -> Tables:
 
     plot(latest, out / "final_results.png")
     return Tables(text.rstrip("\n"), len(rows), len(groups))
+
+
+def provenance(rows: list[dict]) -> str:
+    """A line when the runs are not all alike in how they were made: some reused from another
+    folder (`--reuse`), or trained at more than one precision; empty otherwise."""
+    parts = []
+    reused = [r for r in rows if r.get("reused_from")]
+    if reused:
+        parts.append(f"{len(reused)} of {count(len(rows), 'run')} reused from other folders (`--reuse`; "
+                     f"final_results.csv's reused_from names each original).")
+    precisions: dict[str, int] = {}
+    for r in rows:
+        precisions[r.get("precision") or "unrecorded"] = precisions.get(r.get("precision") or "unrecorded", 0) + 1
+    if len(precisions) > 1:
+        mix = ", ".join(f"{p} {n}" for p, n in sorted(precisions.items()))
+        parts.append(f"Mixed precision: {mix} runs (final_results.csv's precision column says which).")
+    return " ".join(parts)
 
 
 def _setting(row: dict) -> tuple[str, str]:
