@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from nas.report.export import export_experiment, figure, log_ticks, next_steps, si
+from nas.report.export import export_experiment, figure, final_recipe_args, log_ticks, next_steps, si
 from nas.space.parse import load_space
 from sharesnet import get_spec, masks
 from sharesnet.rules import paper_sharing
@@ -147,6 +147,9 @@ def test_next_steps_digits_and_cifar(exported, tmp_path):
     cifar = _experiment(tmp_path / "cifar", ROWS, dataset="cifar10")
     export_experiment(cifar, log=lambda m: None)
     assert f"--pareto {cifar / 'pareto.yaml'} --select all,plain,paper --recipe wrn\n" in next_steps(cifar) + "\n"
+    # Prefix trials (the first epochs of a named schedule) retrain on that whole schedule.
+    assert final_recipe_args("imagefolder", {"name": "fast", "epochs": 15, "stop_after": 4}) == "--recipe fast --epochs 15"
+    assert final_recipe_args("cifar10", {"name": None, "epochs": 15, "stop_after": 4}) == "--recipe wrn"
     assert "partial" in next_steps(cifar, interrupted=True) and "--resume" in next_steps(cifar, interrupted=True)
     assert "train_final.py" not in next_steps(cifar, interrupted=True)  # finish the search first
 

@@ -79,10 +79,11 @@ def _out(args, space) -> Path:
 
 
 def _next_steps(out: Path, space) -> str:
+    from nas.report.export import final_recipe_args
+
     data = f"--dataset {space.data.dataset}" + (f" --data-dir {shlex.quote(space.data.data_dir)}"
                                                   if space.data.data_dir else "")
-    # As nas/export.next_steps: the full `wrn` recipe, or 15 epochs of `fast` on the tiny digits.
-    recipe = "--recipe fast --epochs 15" if space.data.dataset == "digits" else "--recipe wrn"
+    recipe = final_recipe_args(space.data.dataset, space.recipe.to_dict())  # as a search's next steps
     q = shlex.quote(str(out))
     return "\n".join([
         "Next: retrain the proposals and the soft net on train+val and test them:",

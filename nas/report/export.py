@@ -203,6 +203,19 @@ def where_is(tag: str, journal_rows: list[dict], ranked: list[dict], front: list
     return f"{desc} has rank {cand['rank']}; dominated by {', '.join(better)}."
 
 
+def final_recipe_args(dataset: str, trial_recipe: dict) -> str:
+    """train_final.py's recipe flags for retraining a search's nets: a full recipe, not the trials'
+    short one. Trials that were the first epochs of a named schedule (`stop_after`) retrain on
+    that whole schedule, whose start ranked them; else `wrn`, the paper's CIFAR recipe (Boulch
+    2017, 200 epochs). Digits (1,797 8x8 images) is the offline smoke dataset: there 15 epochs of
+    `fast` retrain a front in seconds on a CPU, as in the README's Quickstart."""
+    if dataset == "digits":
+        return "--recipe fast --epochs 15"
+    if trial_recipe.get("stop_after") and trial_recipe.get("name"):
+        return f"--recipe {trial_recipe['name']} --epochs {trial_recipe['epochs']}"
+    return "--recipe wrn"
+
+
 def next_steps(exp_dir: Path, interrupted: bool = False) -> str:
     """The lines printed after a search: where the front is, and the command that retrains it."""
     exp_dir = Path(exp_dir)
@@ -216,11 +229,8 @@ def next_steps(exp_dir: Path, interrupted: bool = False) -> str:
     if not front:
         return "\n".join(lines + [f"No architecture finished its training, so there is no front to retrain; "
                                   f"see {exp_dir / 'trials.csv'} for each trial's status and reason."])
-    dataset = yaml.safe_load((exp_dir / "space.yaml").read_text())["resolved"]["data"]["dataset"]
-    # Retrain with a full recipe, not the search's short one: `wrn` is the paper's CIFAR recipe
-    # (Boulch 2017, 200 epochs). Digits (1,797 8x8 images) is the offline smoke dataset: there
-    # 15 epochs of `fast` retrain a front in seconds on a CPU, as in the README's Quickstart.
-    recipe = "--recipe fast --epochs 15" if dataset == "digits" else "--recipe wrn"
+    resolved = yaml.safe_load((exp_dir / "space.yaml").read_text())["resolved"]
+    recipe = final_recipe_args(resolved["data"]["dataset"], resolved["recipe"])
     lines += [f"Front: {pareto} ({len(front)} architecture(s); {pareto.with_suffix('.csv').name} ranks all "
               f"{doc.get('n_candidates', len(front))} evaluated)"]
     lines += [f"Plot:  {png}"] if png.is_file() else []

@@ -40,8 +40,8 @@ def lines(front: list[dict], judged: list[dict], spread: rankstats.Spread | None
     per front member."""
     if spread is None:
         return ["Seed noise: not measured (no candidate was trained with a second seed; `reevaluate:` in the "
-                f"space does it). Each {score} above is one seed of a short trial, which another seed can move "
-                "by several points: treat close values as ties."]
+                f"space does it). Each {score} above is one seed of a short trial, which another seed moves (a "
+                "short trial's val_acc by several points): treat close values as ties."]
     out = [f"Seed noise: {score} moves by sd {spread.sd:.4f} between seeds (pooled over {reevaluated} re-evaluated "
            f"candidates, {spread.df} df). Two nets with 2 seeds each differ beyond noise only by more than "
            f"±{rankstats.half_width(spread, 2, 2):.4f} (95%)."]
