@@ -62,6 +62,10 @@ def test_ranks_are_one_based(exported):
     assert ranks == {SPECS["both"].arch_id: 1, SPECS["s1"].arch_id: 1, SPECS["shallow"].arch_id: 1,
                      SPECS["paper"].arch_id: 2, SPECS["cyc"].arch_id: 2, SPECS["plain"].arch_id: 3}
     assert "rank 1 = the Pareto front" in text.splitlines()[0]
+    # rank 2 is exported whole too, so train_final.py can test the ranking beyond the front
+    assert [e["arch_id"] for e in doc["runners_up"]] == [SPECS["paper"].arch_id, SPECS["cyc"].arch_id]
+    assert all(e["rank"] == 2 and e["spec"] and e["score"] == "val_acc" for e in doc["runners_up"])
+    assert "add runners-up to --select to retrain the 2 net(s) of rank 2 too" in next_steps(exp)
 
 
 def test_front_table_has_index_depth_and_width(exported):

@@ -33,12 +33,13 @@ def _entry(spec, rank, tag=None, val=None):
     return {"rank": rank, "arch_id": spec.arch_id, "spec": spec.to_dict(), "data": DATA, "warm_start": tag} | score
 
 
-def _export(path, evaluated, front, plain_rank, vals=None):
+def _export(path, evaluated, front, plain_rank, vals=None, runners_up=()):
     """A pareto.yaml as the export after `evaluated` architectures writes it; `vals` by arch_id."""
     vals = vals or {}
     path.write_text(yaml.safe_dump({"experiment": "/runs/experiments/quickstart", "n_candidates": evaluated,
                                     "front": [_entry(s, 1, val=vals.get(s.arch_id)) for s in front],
-                                    "baselines": {"plain": _entry(PLAIN, plain_rank, "plain", vals.get(PLAIN.arch_id))}}))
+                                    "baselines": {"plain": _entry(PLAIN, plain_rank, "plain", vals.get(PLAIN.arch_id))},
+                                    "runners_up": [_entry(s, 2, val=vals.get(s.arch_id)) for s in runners_up]}))
     return path
 
 
@@ -148,9 +149,10 @@ def test_the_results_say_whether_the_searchs_ranking_held(tmp_path, capsys, one_
     # The search ranked Z > X > Y > PLAIN. Whatever retraining gives, the section must state
     # the rank correlation computed from the very ranks it lists.
     vals = {Z.arch_id: (0.9, 0.01, 2), X.arch_id: (0.8, None, 1), Y.arch_id: (0.7, None, 1), PLAIN.arch_id: (0.6, 0.02, 2)}
-    pareto = _export(tmp_path / "p.yaml", 12, [Z, X, Y], plain_rank=2, vals=vals)
-    log = _final(capsys, "--pareto", pareto, "--select", "all,plain", "--recipe", "fast", "--epochs", "1", "--out",
-                 tmp_path / "f")
+    # Y is a runner-up (rank 2): retrained beside the front, it takes part in the check
+    pareto = _export(tmp_path / "p.yaml", 12, [Z, X], plain_rank=3, vals=vals, runners_up=[Y])
+    log = _final(capsys, "--pareto", pareto, "--select", "all,plain,runners-up", "--recipe", "fast", "--epochs", "1",
+                 "--out", tmp_path / "f")
     text = (tmp_path / "f" / "final_results.md").read_text()
     assert "## Did the search's ranking hold? (quickstart)" in text and "Did the search" in log
     section = text[text.index("## Did the search"):]
@@ -160,6 +162,7 @@ def test_the_results_say_whether_the_searchs_ranking_held(tmp_path, capsys, one_
     search_rank = {r[0][3:15]: int(r[2]) for r in rows}
     assert search_rank == {Z.arch_id: 1, X.arch_id: 2, Y.arch_id: 3, PLAIN.arch_id: 4}
     assert [r[1] for r in rows if r[0][3:15] == Z.arch_id] == ["0.9000 ± 0.0100 (2)"]
+    assert f"| `{Y.arch_id}` rank 2 |" in section
     test_rank = [int(r[4].rstrip(" |")) for r in rows]
     assert test_rank == sorted(test_rank)  # listed in retrained order
     from scipy import stats
@@ -230,3 +233,10 @@ def test_matched_alone_takes_the_whole_front_and_needs_the_plain_baseline(tmp_pa
     pareto.write_text(yaml.safe_dump(doc))
     with pytest.raises(SpaceError, match=r"p\.yaml: --select matched: this export has no plain baseline"):
         from_pareto(pareto, "all,matched")
+
+
+def test_runners_up_from_an_export_without_them_is_a_one_line_error(tmp_path, capsys):
+    pareto = _export(tmp_path / "p.yaml", 12, [Z, X], plain_rank=1)
+    code = final_main(["--pareto", str(pareto), "--select", "runners-up", "--out", str(tmp_path / "f")], "doc")
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "lists no net of rank 2" in err

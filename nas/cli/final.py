@@ -35,7 +35,8 @@ def _parser(doc: str) -> Parser:
     src.add_argument("--pareto", help="pareto.yaml written by a search")
     src.add_argument("--select", default="all", help="with --pareto, comma-separated: all (the front) | front "
                                                      "indices 0,2 | arch_ids | plain | paper (the search's "
-                                                     "baselines) | matched, shallower, narrower (unshared nets "
+                                                     "baselines) | runners-up (rank 2) | matched, shallower, "
+                                                     "narrower (unshared nets "
                                                      "of the selected front members' sizes), e.g. "
                                                      "all,plain,paper,matched")
     src.add_argument("--arch", action="append", default=[], help="a spec YAML/JSON file, or a folder of them "

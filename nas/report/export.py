@@ -56,7 +56,10 @@ def export_experiment(exp_dir: str | Path, log: Callable[[str], None] = print) -
            "score": score, "hypervolume": {"value": hv, **hv_info}, "n_candidates": len(rows),
            "noise": _noise(spread, ranked, score),
            "front": [_entry(r, resolved) | j for r, j in zip(front, judged)],
-           "baselines": {tag: _entry(r, resolved) for tag, r in base.items()}}
+           "baselines": {tag: _entry(r, resolved) for tag, r in base.items()},
+           # rank 2, the next front: retrained beside the front (`--select runners-up`), they test
+           # the search's ranking on nets it placed lower, not only among its favourites
+           "runners_up": [_entry(r, resolved) for r in ranked if r["rank"] == 2]}
     atomic_write(exp_dir / "pareto.yaml", yaml.dump(doc, Dumper=_NoAliases, sort_keys=False))
     atomic_write(exp_dir / "pareto.csv", csv_text([_named(r) for r in ranked], csv_columns(score)))
     if rows:
@@ -242,6 +245,9 @@ def next_steps(exp_dir: Path, interrupted: bool = False) -> str:
               f"  python scripts/train_final.py --pareto {shlex.quote(str(pareto))} --select {select} {recipe}"]
     some = select_example(len(front))
     lines += [f"  (--select {some} retrains only the entries with those `#` in the table above)"] if some else []
+    if doc.get("runners_up"):
+        lines += [f"  (add runners-up to --select to retrain the {len(doc['runners_up'])} net(s) of rank 2 too: "
+                  f"whether the search's ranking held is then judged beyond its front)"]
     return "\n".join(lines)
 
 

@@ -73,9 +73,11 @@ def from_pareto(path: str | Path, select: str) -> list[Arch]:
     doc = yaml.safe_load(path.read_text()) or {}
     front, base = doc.get("front") or [], doc.get("baselines") or {}
     export = export_of(doc)
-    # (entry, its `#` or None): the front, then the baselines that are not on it
-    entries = [(e, i) for i, e in enumerate(front)] + \
-        [(e, None) for e in base.values() if e["arch_id"] not in {f["arch_id"] for f in front}]
+    # (entry, its `#` or None): the front, then the baselines and the runners-up (rank 2) not on it
+    entries = [(e, i) for i, e in enumerate(front)]
+    for e in [*base.values(), *(doc.get("runners_up") or [])]:
+        if e["arch_id"] not in {f["arch_id"] for f, _ in entries}:
+            entries.append((e, None))
     chosen: dict[str, Arch] = {}
     tokens = [t.strip() for t in select.split(",")]
     for token in (t for t in tokens if t not in MATCHED):
@@ -121,6 +123,12 @@ def _select(token: str, entries: list[tuple[dict, int | None]], front: list[dict
                          f"trials.csv beside it), so --select {token} has nothing to retrain{have}")
     if token == "all":
         return [(e, i) for e, i in entries if i is not None]
+    if token == "runners-up":
+        ranked2 = [(e, i) for e, i in entries if e.get("rank") == 2 and i is None]
+        if not ranked2:
+            raise SpaceError(f"{path}: --select runners-up: this export lists no net of rank 2 (its search ranked "
+                             f"every net on the front, or it was exported before runners-up were)")
+        return ranked2
     if token.isdigit() and int(token) < len(front):
         return [(front[int(token)], int(token))]
     if token in BASELINES and token not in base:
@@ -131,7 +139,8 @@ def _select(token: str, entries: list[tuple[dict, int | None]], front: list[dict
     hits = [(e, i) for e, i in entries if e["arch_id"] == token]
     if not hits:
         raise SpaceError(f"{path}: --select {token!r} matches no entry (all, front indices 0..{len(front) - 1}, "
-                         f"{', '.join(base) or 'no baselines'}, or one of {[e['arch_id'] for e in front]})")
+                         f"{', '.join(base) or 'no baselines'}, runners-up, or one of "
+                         f"{[e['arch_id'] for e, _ in entries]})")
     return hits
 
 

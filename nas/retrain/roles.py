@@ -115,15 +115,18 @@ def _export_order(e: Export | None) -> tuple:
 
 
 def role_text(role: Role | None, tags: dict[Export | None, str]) -> str:
-    """`front #0`, `front #1 (paper)`, `plain (rank 9)`; with the export's tag when a folder mixes exports."""
+    """`front #0`, `front #1 (paper)`, `plain (rank 9)`, `rank 2` (a runner-up); with the export's tag
+    when a folder mixes exports."""
     if role is None:
         return ""
     if role.front_index is not None:
         text = f"front #{role.front_index}" + (f" ({role.baseline})" if role.baseline else "")
     elif role.matched:
         text = f"{role.matched} match of `{role.matches}`"
-    else:  # off the front: only the baselines are exported there
+    elif role.baseline:  # off the front
         text = f"{role.baseline} (rank {role.rank})"
+    else:  # a runner-up
+        text = f"rank {role.rank}"
     return f"{text} [{tags[role.export]}]" if role.export in tags else text
 
 
