@@ -44,7 +44,9 @@ def lines(front: list[dict], judged: list[dict], spread: rankstats.Spread | None
                 "short trial's val_acc by several points): treat close values as ties."]
     out = [f"Seed noise: {score} moves by sd {spread.sd:.4f} between seeds (pooled over {reevaluated} re-evaluated "
            f"candidates, {spread.df} df). Two nets with 2 seeds each differ beyond noise only by more than "
-           f"±{rankstats.half_width(spread, 2, 2):.4f} (95%)."]
+           f"±{rankstats.half_width(spread, 2, 2):.4f} (95%). This is the trials' own noise; whether a "
+           f"short trial ranks nets as their retraining does is another question (scripts/fidelity.py "
+           f"measures it, train_final.py's ranking check answers it for this front)."]
     for i, (r, j) in enumerate(zip(front, judged)):
         parts = [f"{_says(v['verdict'])} {tag} ({v['diff']:+.4f})" for tag, v in j["vs"].items()]
         near = ", ".join(f"#{k}" for k in j["within_noise_of"])
