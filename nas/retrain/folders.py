@@ -41,6 +41,8 @@ def find_result(job: Job, folders: list[Path]) -> tuple[Path, dict] | None:
     for folder in folders:
         for path in sorted(Path(folder).glob(f"*/seed-{job.recipe.seed}/result.json")):
             row = json.loads(path.read_text())
+            if not {"arch_id", "recipe", "data"} <= row.keys():  # not a train_final result: never a twin
+                continue
             if row["arch_id"] == job.spec.arch_id and not differences(portable(result_config(row)), want):
                 return path, row
     return None
