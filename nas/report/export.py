@@ -61,7 +61,7 @@ def export_experiment(exp_dir: str | Path, log: Callable[[str], None] = print) -
            # the search's ranking on nets it placed lower, not only among its favourites
            "runners_up": [_entry(r, resolved) for r in ranked if r["rank"] == 2]}
     atomic_write(exp_dir / "pareto.yaml", yaml.dump(doc, Dumper=_NoAliases, sort_keys=False))
-    atomic_write(exp_dir / "pareto.csv", csv_text([_named(r) for r in ranked], csv_columns(score)))
+    atomic_write(exp_dir / "pareto.csv", csv_text([r | _named(r) for r in ranked], csv_columns(score)))
     if rows:
         _plot(ranked, front, exp_dir / "pareto.png", names)
     where = [where_is(tag, journal.rows, ranked, front, names, modes, resolved.get("warm_start", []))
@@ -108,14 +108,13 @@ def _named(r: dict) -> dict:
     """An aggregated candidate's score fields under the score's name: `val_acc`, `val_acc_std`,
     `val_acc_seeds` (or train_acc...), as exports have always named them."""
     name = r["score_name"]
-    return {**r, name: r["score"], f"{name}_std": r["score_std"], f"{name}_seeds": r["score_seeds"]}
+    return {name: r["score"], f"{name}_std": r["score_std"], f"{name}_seeds": r["score_seeds"]}
 
 
 def _entry(r: dict, resolved: dict) -> dict:
     """One front member, buildable on its own: spec, recipe, seeds, measured objectives."""
-    name, n = r["score_name"], _named(r)
-    return {"rank": r["rank"], "arch_id": r["arch_id"], "trial_id": r["trial_id"], "score": name, name: n[name],
-            f"{name}_std": n[f"{name}_std"], "n_seeds": r["n_seeds"], f"{name}_seeds": n[f"{name}_seeds"],
+    return {"rank": r["rank"], "arch_id": r["arch_id"], "trial_id": r["trial_id"], "score": r["score_name"],
+            **_named(r), "n_seeds": r["n_seeds"],
             "params": r["params"], "flops": r["flops"], "sharing": r["sharing"], "warm_start": r.get("warm_start"),
             "seed": resolved["recipe"]["seed"], "split_seed": resolved["data"]["split_seed"],
             "data": resolved["data"], "recipe": resolved["recipe"], "spec": r["spec"],

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import statistics
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,9 +79,7 @@ def provenance(rows: list[dict]) -> str:
     if reused:
         parts.append(f"{len(reused)} of {count(len(rows), 'run')} reused from other folders (`--reuse`; "
                      f"final_results.csv's reused_from names each original).")
-    precisions: dict[str, int] = {}
-    for r in rows:
-        precisions[r.get("precision") or "unrecorded"] = precisions.get(r.get("precision") or "unrecorded", 0) + 1
+    precisions = Counter(r.get("precision") or "unrecorded" for r in rows)
     if len(precisions) > 1:
         mix = ", ".join(f"{p} {n}" for p, n in sorted(precisions.items()))
         parts.append(f"Mixed precision: {mix} runs (final_results.csv's precision column says which).")
