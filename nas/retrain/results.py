@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nas.report.progress import count
-from nas.retrain import compare, ranking
+from nas.retrain import compare, frontier, ranking
 from nas.retrain.roles import describe_exports, export_tags, order_key, role_of, role_text
 from sharesnet.files import atomic_write, csv_text
 from sharesnet.spec import ArchSpec
@@ -62,7 +62,7 @@ def summarise(out: Path) -> Tables:
     # Only the newest job's recipe and data are compared and plotted together (a folder may
     # hold a smoke run beside the real one).
     latest = [g for g in groups if _setting(g[0]) == newest]
-    sections = [s for s in (compare.markdown(latest), ranking.markdown(latest)) if s]
+    sections = [s for s in (compare.markdown(latest), frontier.markdown(latest), ranking.markdown(latest)) if s]
     text = (f"{note}\n\n" if note else "") + table + "\n" + "".join(f"\n{s}" for s in sections)
     atomic_write(out / "final_results.md", text)
     from nas.retrain.plot import plot
