@@ -15,6 +15,7 @@ Examples:
   python scripts/fidelity.py --plan search_spaces/fidelity/cifar10-cpu.yaml --data-dir /tmp/cifar10 \\
       --threads 1 --out docs/results/fidelity-cifar10-cpu --resume
   python scripts/fidelity.py ... --resume --only proxies    # short runs only: a window too short for a final
+  python scripts/fidelity.py ... --resume --proxy gentle    # only the runs of one proxy (repeatable)
   python scripts/fidelity.py --plan search_spaces/fidelity/cifar10-cpu.yaml --out docs/results/fidelity-cifar10-cpu \\
       --threads 1 --report                        # the table from what has finished so far
 """

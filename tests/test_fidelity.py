@@ -123,6 +123,12 @@ def test_proxies_that_train_alike_share_their_runs(tmp_path):
     assert kinds[-3:] == [("final", 1)] * 3
     proxy_seeds = [t.seed for t in proxy]
     assert proxy_seeds == sorted(proxy_seeds)
+    # --proxy: one proxy's runs only, even those it shares with another (mean2 scores today's)
+    mean2 = plan_tasks(plan, tmp_path / "out", ("mean2",))
+    assert [(t.kind, t.seed) for t in mean2] == [("proxy", 0)] * 3 + [("proxy", 1)] * 3
+    assert {t.identity() for t in mean2} == {t.identity() for t in proxy if t.proxy.name == "today"}
+    with pytest.raises(ValueError, match="--proxy gentle: the plan has no such proxy; its proxies: today, short, mean2"):
+        plan_tasks(plan, tmp_path / "out", ("gentle",))
 
 
 def test_a_prefix_proxy_trains_the_start_of_its_schedule_and_is_cached_apart(tmp_path):
@@ -244,3 +250,7 @@ def test_help_and_bad_out(tmp_path):
     (tmp_path / "file").write_text("")
     bad = _cli("--plan", _plan(tmp_path), "--out", tmp_path / "file")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "--out" in bad.stderr
+    for flags, says in ((["--proxy", "today", "--only", "finals"], "drop --only finals"),
+                        (["--proxy", "nope"], "--proxy nope: the plan has no such proxy")):
+        bad = _cli("--plan", _plan(tmp_path), "--out", tmp_path / "out", *flags)
+        assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and says in bad.stderr, bad.stderr

@@ -60,33 +60,44 @@ def find_final(plan: Plan, arch: Arch, seed: int, out: Path) -> dict | None:
     return {**found[1], "result_file": str(found[0])} if found else None
 
 
-def plan_tasks(plan: Plan, out: Path) -> list[Task]:
-    """Every training the plan needs, each once; finals already found are left out.
+def plan_tasks(plan: Plan, out: Path, proxies: tuple[str, ...] = ()) -> list[Task]:
+    """Every training the plan needs, each once; finals already found are left out. With
+    `proxies` (names), only the runs those proxies score, a run shared with another proxy included.
 
     Order: each net's first final (a net without one cannot be scored), then the proxy runs
     seed-major, then the other finals. A final recipe is built to vary little with the seed,
     so its extra seeds refine a mean; a proxy's second seed is what measures its noise."""
-    tasks: dict[tuple, Task] = {}
+    unknown = [n for n in proxies if n not in {p.name for p in plan.proxies}]
+    if unknown:
+        raise ValueError(f"--proxy {unknown[0]}: the plan has no such proxy; its proxies: "
+                         f"{', '.join(p.name for p in plan.proxies)}")
+    if proxies:
+        return _unique(_proxy_tasks(plan, [p for p in plan.proxies if p.name in proxies]))
 
-    def add(t: Task) -> None:
-        tasks.setdefault(t.identity(), t)
+    def finals(seed: int) -> list[Task]:
+        return [Task("final", arch, seed) for arch in plan.archs if find_final(plan, arch, seed, out) is None]
 
-    def finals(seed: int) -> None:
-        for arch in plan.archs:
-            if find_final(plan, arch, seed, out) is None:
-                add(Task("final", arch, seed))
+    return _unique([*finals(0), *_proxy_tasks(plan, plan.proxies),
+                    *(t for seed in range(1, plan.final.seeds) for t in finals(seed))])
 
-    finals(0)
-    depth = max(p.average * p.seeds for p in plan.proxies)
-    for k in range(depth):
-        for proxy in plan.proxies:
+
+def _proxy_tasks(plan: Plan, proxies) -> list[Task]:
+    """The proxies' runs, seed-major: every proxy's first seed on every net, then the second..."""
+    out = []
+    for k in range(max((p.average * p.seeds for p in proxies), default=0)):
+        for proxy in proxies:
             seeds = [s for group in proxy.seed_groups() for s in group]
             if k < len(seeds):
-                for arch in plan.archs:
-                    add(Task("proxy", arch, seeds[k], proxy))
-    for seed in range(1, plan.final.seeds):
-        finals(seed)
-    return list(tasks.values())
+                out += [Task("proxy", arch, seeds[k], proxy) for arch in plan.archs]
+    return out
+
+
+def _unique(tasks: list[Task]) -> list[Task]:
+    """Each training once, at its first place: two proxies that train alike share the run."""
+    first: dict[tuple, Task] = {}
+    for t in tasks:
+        first.setdefault(t.identity(), t)
+    return list(first.values())
 
 
 class Runner:

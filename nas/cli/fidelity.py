@@ -26,7 +26,12 @@ def fidelity_main(argv: list[str], doc: str) -> int:
     ap.add_argument("--device", help="cpu or cuda (default: cuda when torch sees one)")
     ap.add_argument("--only", choices=tuple(ONLY), help="train only the proxy runs, or only the final "
                     "retrainings: fill a short window with short runs, or split the work between machines")
+    ap.add_argument("--proxy", action="append", default=[], metavar="NAME",
+                    help="train only this proxy's runs (repeatable): fill one proxy's gaps first; the report "
+                         "still covers the whole plan")
     args = ap.parse_args(argv)
+    if args.proxy and args.only == "finals":
+        return fail("--proxy trains proxy runs only; drop --only finals, or --proxy")
     with interrupts_raise():
         try:
             return _fidelity(args, argv)
@@ -45,7 +50,7 @@ def _fidelity(args, argv: list[str]) -> int:
     plan = load_plan(args.plan, args.data_dir)
     out = Path(args.out)
     _check_out(out, args)
-    tasks = [t for t in plan_tasks(plan, out) if args.only is None or t.kind == ONLY[args.only]]
+    tasks = [t for t in plan_tasks(plan, out, tuple(args.proxy)) if args.only is None or t.kind == ONLY[args.only]]
     print(f"[fidelity] {len(plan.archs)} nets x {len(plan.proxies)} proxies ({', '.join(p.name for p in plan.proxies)}); "
           f"{sum(t.kind == 'proxy' for t in tasks)} proxy runs and {sum(t.kind == 'final' for t in tasks)} final "
           f"retrainings to find or train; {_threads_text(args, torch)}{_precision_text(args, plan)}; results in {out}")
