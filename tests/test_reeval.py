@@ -57,6 +57,15 @@ def test_choose_takes_the_best_by_rank_then_accuracy_and_the_baselines(space):
     assert [s for c, s in reeval.pending(list(chosen.values()), journal, space) if c["arch_id"] == "c"] == [1, 2]
 
 
+def test_the_most_trainings_a_reevaluation_can_add_bounds_what_the_eta_counts(tmp_path):
+    # round 1: the top and the warm-started baselines; each later round: at most `top` new nets
+    def most(**kw):
+        return reeval.most_trainings(load_space(write_space(tmp_path, **kw)))
+    assert most(warm_start=["plain", "paper"], reevaluate={"top": 4, "seeds": 2, "rounds": 1}) == 6
+    assert most(warm_start=["plain"], reevaluate={"top": 3, "seeds": 3, "rounds": 2}) == 2 * (3 + 1 + 3)
+    assert most(warm_start=[], reevaluate=False) == 0
+
+
 def test_a_train_acc_space_aggregates_and_ranks_by_train_acc(tmp_path):
     space = load_space(write_space(tmp_path, objectives=["train_acc", "params"], reevaluate={"top": 1, "seeds": 2}))
     assert space.score == "train_acc" and space.metric_names == ["train_acc", "params"]

@@ -72,6 +72,16 @@ def choose(rows: list[dict], space: SearchSpace) -> list[dict]:
     return list(chosen.values())
 
 
+def most_trainings(space: SearchSpace) -> int:
+    """The most re-evaluation trainings the space can ask for: the first round's top and baselines
+    (when warm-started) lacking seeds, then at most `top` new nets a round."""
+    cfg = space.reevaluate
+    if cfg is None:
+        return 0
+    baselines = sum(b in space.warm_start for b in ("plain", "paper"))
+    return (cfg.seeds - 1) * (cfg.top + baselines + (cfg.rounds - 1) * cfg.top)
+
+
 def pending(chosen: list[dict], rows: list[dict], space: SearchSpace) -> list[tuple[dict, int]]:
     """(candidate, seed) of every training the chosen still lack; a seed tried once (even one
     that failed) is not tried again."""

@@ -19,7 +19,8 @@ from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
 from nas.report.pareto import pareto_front_indices
-from nas.report.progress import duration, epoch_text
+from nas.report.progress import count, duration, epoch_text
+from nas.search import reeval
 from nas.search.candidate import Candidate, evaluate_costs
 from nas.search.journal import Journal
 from nas.search.rows import FINAL, Row, Status, arch_row, report_fields
@@ -167,13 +168,16 @@ class ShareSearch(OptunaSearch):
                  f"{detail}params={row['params']:,} flops={row['flops']:,}{extra} | {self._eta()}")
 
     def _eta(self) -> str:
-        """The search's time to go: trainings left x mean training wall time / trial slots."""
+        """The search's time to go: trainings left x mean training wall time / trial slots, and
+        the most the re-evaluation after them can add."""
         times = [r["wall_time_s"] for r in self.journal.rows
                  if r["status"] == Status.OK and not r.get("reused_from") and r.get("wall_time_s")]
-        left = self.space.trials - self.journal.trained()
+        left, extra = self.space.trials - self.journal.trained(), reeval.most_trainings(self.space)
         if not times:
-            return f"{left} trainings left"
-        return f"search ~{duration(left * sum(times) / len(times) / self.slots)} to go"
+            return f"{left} trainings left" + (f", then re-evaluation: up to {count(extra, 'training')}" if extra else "")
+        each = sum(times) / len(times) / self.slots
+        then = f", then re-evaluation: up to {count(extra, 'training')}, ~{duration(extra * each)}" if extra else ""
+        return f"search ~{duration(left * each)} to go{then}"
 
     def record_cut_off(self) -> list[Row]:
         """After a stop: journal every training still in flight as `interrupted` and leave its
