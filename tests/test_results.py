@@ -9,7 +9,8 @@ import yaml
 from sharesnet import ArchSpec, build_model, count_flops, count_params
 
 RESULTS = Path(__file__).resolve().parents[1] / "docs" / "results"
-TRIALS = sorted(RESULTS.glob("*/trials.csv"))
+TRIALS = sorted(RESULTS.glob("**/trials.csv"))
+PROPOSALS = sorted(RESULTS.glob("**/proposals.yaml"))
 
 
 def _input_size(folder: Path) -> tuple[int, int, int]:
@@ -35,6 +36,19 @@ def test_committed_costs_recompute_from_their_specs(trials):
         with final.open() as f:
             for r in csv.DictReader(f):
                 assert specs[r["arch_id"]] == (int(r["params"]), int(r["flops"])), r["arch_id"]
+
+
+@pytest.mark.parametrize("doc", PROPOSALS, ids=[p.parent.name for p in PROPOSALS])
+def test_committed_proposals_and_their_spec_files_recompute(doc):
+    found = yaml.safe_load(doc.read_text())
+    size = tuple(found["input_size"])
+    entries = [found["soft"], *found["proposals"]]
+    assert len(entries) > 1
+    for e in entries:
+        spec = ArchSpec.load(doc.parent / e["file"])
+        assert spec.arch_id == e["arch_id"] == ArchSpec.from_dict(e["spec"]).arch_id
+        model = build_model(spec)
+        assert (count_params(model), count_flops(model, size)) == (e["params"], e["flops"]), e["arch_id"]
 
 
 FINALS = sorted(RESULTS.glob("**/final_results.md"))
