@@ -16,6 +16,7 @@ Examples:
   python scripts/train_final.py --arch my_spec.yaml --dataset imagefolder --data-dir /tmp/cifar10 --recipe he2016
   python scripts/train_final.py --preset cifar_resnet20 --recipe wrn --epochs 30   # milestones scale: 9/18/24
   python scripts/train_final.py ... --resume      # continue interrupted jobs from their last epoch
+  python scripts/train_final.py ... --jobs 2      # CPU: two jobs at a time, the cores split between them
   python scripts/train_final.py ... --reuse results/final-old   # take finished runs of the same jobs from there
 """
 from __future__ import annotations

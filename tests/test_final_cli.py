@@ -94,6 +94,28 @@ def test_sigterm_exits_143_with_the_same_report(tmp_path):
 # --- B. GPUs ---------------------------------------------------------------------------
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the machine without a GPU")
+def test_jobs_train_in_parallel_on_the_cpu_as_they_would_one_after_another(tmp_path, capsys, ray_session):
+    # --jobs 2: two Ray tasks at once, the cores split between them; each records its thread
+    # count, and a job trains bit for bit as it does alone in this process at that count.
+    from nas.retrain.jobs import cpu_cores
+
+    args = ["--preset", "cifar_resnet20", "--smoke", "--epochs", "2", "--seeds", "2"]
+    code, log, _ = final(capsys, *args, "--jobs", "2", "--out", tmp_path / "par")
+    threads = cpu_cores() // 2
+    assert code == 0 and f"2 jobs at a time on the CPU, {threads} thread(s) each (Ray)" in log
+    old = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        assert final(capsys, *args, "--out", tmp_path / "seq")[0] == 0
+    finally:
+        torch.set_num_threads(old)
+    for seed in (0, 1):
+        par, seq = (json.loads((tmp_path / f / f"cifar_resnet20/seed-{seed}/result.json").read_text())
+                    for f in ("par", "seq"))
+        assert par["threads"] == seq["threads"] == threads
+        assert par["test_acc"] == seq["test_acc"] and par["device"] == "cpu"
+
+
 def test_gpus_on_a_machine_without_cuda_is_refused_at_once(tmp_path):
     res = script("--preset", "cifar_resnet20", "--smoke", "--gpus", "8", "--out", tmp_path)
     assert res.returncode == 2 and res.stderr.count("\n") == 1, res.stderr
@@ -247,6 +269,8 @@ def test_flops_are_counted_at_the_size_trained_on(tmp_path, capsys, one_thread):
     (["--limit", "-3"], "argument --limit: expected an integer >= 1"),
     (["--recipe", "fastt"], "unknown recipe 'fastt'; did you mean 'fast'? (or give a recipe YAML file)"),
     (["--preset", "resnet20"], "unknown model 'resnet20'; did you mean 'cifar_resnet20'?"),
+    (["--jobs", "999"], "--jobs 999: this process may use"),
+    (["--jobs", "2", "--gpus", "1"], "--jobs 2 is for the CPU; --gpus 1 already runs 1 job(s) at a time"),
 ])
 def test_bad_values_are_one_line_errors(tmp_path, args, says):
     res = script("--preset", "cifar_resnet20", "--smoke", "--out", tmp_path, *args)

@@ -72,6 +72,9 @@ def _parser(doc: str) -> Parser:
                          "here (copied in, marked reused_from) instead of training again (repeatable)")
     ap.add_argument("--gpus", type=integer(0), default=0, help="run jobs in parallel as Ray tasks, one GPU each "
                                                               "(0: one after another in this process)")
+    ap.add_argument("--jobs", type=integer(1), default=1, help="on the CPU, train this many jobs at a time as Ray "
+                    "tasks, the cores split between them (2 on 2 cores: one thread each, more images/s than one "
+                    "job with both)")
     ap.add_argument("--smoke", action="store_true", help="5 epochs, 1 seed, limit and test limit 1000, digits unless "
                                                          "--dataset: a CPU check (flags given still win)")
     return ap
@@ -91,6 +94,7 @@ def _final(args, argv: list[str]) -> int:
     if args.smoke:
         for key, value in SMOKE.items():
             setattr(args, key, value if getattr(args, key) is None else getattr(args, key))
+    _check_jobs(args.jobs, args.gpus)
     _check_gpus(args.gpus)
     archs, searched = _archs(args)
     recipe = resolve_recipe(args.recipe)
@@ -100,7 +104,7 @@ def _final(args, argv: list[str]) -> int:
     jobs = make_jobs(archs, recipe, args.seeds or 1, out, args.test_limit)
     check_folders(jobs, args.resume)
     print(f"[final] {len(jobs)} job(s): {len(archs)} architecture(s) x {args.seeds or 1} seed(s); recipe "
-          f"{recipe.name or args.recipe}: {_schedule(recipe)}; {_where(args.gpus)}; output in {out}")
+          f"{recipe.name or args.recipe}: {_schedule(recipe)}; {_where(args.gpus, args.jobs)}; output in {out}")
     if args.pareto:  # a front is renumbered when its search is extended: say which numbering this is
         from nas.retrain.jobs import roles_line
 
@@ -148,8 +152,9 @@ def _train(jobs: list, args, searched: dict) -> None:
     bundles = load_bundles(jobs)
     for key, bundle in bundles.items():
         print(describe_data(key, bundle, searched.get(key[0], set())))
-    # Ray tasks load their own copy on their GPU; this process's copy served the lines above.
-    run_all(jobs, args.gpus, args.resume, bundles if args.gpus == 0 else None)
+    # Ray tasks load their own copy; this process's copy served the lines above.
+    parallel = args.gpus > 0 or args.jobs > 1
+    run_all(jobs, args.gpus, args.resume, None if parallel else bundles, cpu_jobs=args.jobs)
 
 
 def _check_gpus(gpus: int) -> None:
@@ -162,9 +167,25 @@ def _check_gpus(gpus: int) -> None:
         check_local(Resources(gpus=gpus), torch.cuda.device_count())
 
 
-def _where(gpus: int) -> str:
+def _check_jobs(jobs: int, gpus: int) -> None:
+    """--jobs N: N jobs at a time on the CPU, each with at least one core of its own."""
+    from nas.retrain.jobs import cpu_cores
+    from nas.space.problems import SpaceError
+
+    if jobs > 1 and gpus:
+        raise SpaceError(f"--jobs {jobs} is for the CPU; --gpus {gpus} already runs {gpus} job(s) at a time")
+    if jobs > cpu_cores():
+        raise SpaceError(f"--jobs {jobs}: this process may use {cpu_cores()} CPU core(s); pass --jobs "
+                         f"{cpu_cores()} or fewer")
+
+
+def _where(gpus: int, jobs: int = 1) -> str:
     if gpus:
         return f"{gpus} job(s) at a time, one GPU each (Ray)"
+    if jobs > 1:
+        from nas.retrain.jobs import cpu_cores
+
+        return f"{jobs} jobs at a time on the CPU, {cpu_cores() // jobs} thread(s) each (Ray)"
     import torch
 
     return f"one job after another on {'cuda' if torch.cuda.is_available() else 'the CPU'}"

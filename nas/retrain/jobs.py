@@ -3,7 +3,7 @@
 The only code path that reads the test split. Each (architecture, seed) is a job with
 its own folder: the trainer's per-epoch checkpoint (spec inside: the model rebuilds
 from the file alone), metrics.csv and result.json. `--gpus N` runs jobs in parallel
-as Ray tasks, one GPU each; on CPU they run one after another.
+as Ray tasks, one GPU each; on CPU they run one after another, or `--jobs N` at a time.
 """
 from __future__ import annotations
 
@@ -212,6 +212,8 @@ def describe_data(key: DataKey, bundle, searched: set[int | None]) -> str:
 def run_job(job: Job, resume: bool, log: Callable[[str], None] = print, *, device: str | None = None,
             bundle=None) -> dict[str, Any]:
     """Train one job on train+val and evaluate it on test; reuse a finished result on resume."""
+    import torch
+
     from sharesnet.data import load_data
     from sharesnet.train import train
 
@@ -236,7 +238,8 @@ def run_job(job: Job, resume: bool, log: Callable[[str], None] = print, *, devic
            # every epoch's time, those of runs before a resume too: wall_time_s is this run's alone
            "train_time_s": sum(h.get("epoch_time_s") or 0.0 for h in result.history),
            "resumed_at_epoch": result.resumed_at_epoch,
-           "device": result.device, "train_images": len(data.train) + len(data.val), "test_images": len(data.test),
+           "device": result.device, "threads": torch.get_num_threads(),
+           "train_images": len(data.train) + len(data.val), "test_images": len(data.test),
            "test_limit": job.test_limit, "checkpoint": str(job.folder / "last.pt"), "spec": job.spec.to_dict(),
            "recipe": job.recipe.to_dict(), "data": dataclasses.asdict(job.data), "split_seed": job.data.split_seed,
            "role": job.role}
@@ -249,25 +252,50 @@ def run_job(job: Job, resume: bool, log: Callable[[str], None] = print, *, devic
     return row
 
 
+def cpu_cores() -> int:
+    """The cores this process may run on (its affinity), not the machine's count."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def run_all(jobs: list[Job], gpus: int, resume: bool, bundles: dict[DataKey, Any] | None = None,
-            log: Callable[[str], None] = print) -> list[dict]:
-    """Every job, one after another in this process (on its default device), or as Ray tasks with one GPU each."""
-    if gpus <= 0:
+            log: Callable[[str], None] = print, cpu_jobs: int = 1) -> list[dict]:
+    """Every job: one after another in this process (on its default device), as Ray tasks with one
+    GPU each (`gpus`), or `cpu_jobs` at a time as Ray tasks that split the CPU cores between them.
+
+    Small nets use many threads poorly, so on a CPU several one-thread jobs at once train more
+    images per second than one job with every thread."""
+    if gpus <= 0 and cpu_jobs <= 1:
         return [run_job(j, resume, log, bundle=(bundles or {}).get(j.data_key)) for j in jobs]
+    # Every task's epoch lines reach this console: in full (Ray would fold similar lines of
+    # different jobs into "repeated 3x") and without colour codes, which a log file would keep.
+    os.environ.setdefault("RAY_DEDUP_LOGS", "0")  # read when ray is first imported
+    os.environ.setdefault("RAY_COLOR_PREFIX", "0")
     import ray
 
     if not ray.is_initialized():
         from nas.run.cluster import start_ray
 
         start_ray(num_gpus=gpus, include_dashboard=False, logging_level="ERROR")
-    task = ray.remote(num_gpus=1, max_retries=0)(_gpu_job)
-    refs = [task.remote(j, resume) for j in jobs]
+    if gpus > 0:
+        refs = [ray.remote(num_gpus=1, max_retries=0)(_gpu_job).remote(j, resume) for j in jobs]
+    else:
+        threads = cpu_cores() // cpu_jobs
+        task = ray.remote(num_cpus=threads, max_retries=0)(_cpu_job)
+        refs = [task.remote(j, resume, threads) for j in jobs]
     try:
         return ray.get(refs)
     except BaseException:  # Ctrl-C, SIGTERM or a failed job: stop the rest; each keeps its last epoch
         for ref in refs:
             ray.cancel(ref, force=True)
         raise
+
+
+def _cpu_job(job: Job, resume: bool, threads: int) -> dict[str, Any]:
+    """A Ray task holding `threads` CPU cores: it trains on the CPU with that many torch threads."""
+    import torch
+
+    torch.set_num_threads(threads)
+    return run_job(job, resume, device="cpu")
 
 
 def _gpu_job(job: Job, resume: bool) -> dict[str, Any]:
