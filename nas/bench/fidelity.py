@@ -81,7 +81,7 @@ def plan_tasks(plan: Plan, out: Path, proxies: tuple[str, ...] = ()) -> list[Tas
                     *(t for seed in range(1, plan.final.seeds) for t in finals(seed))])
 
 
-def _proxy_tasks(plan: Plan, proxies) -> list[Task]:
+def _proxy_tasks(plan: Plan, proxies: list[Proxy] | tuple[Proxy, ...]) -> list[Task]:
     """The proxies' runs, seed-major: every proxy's first seed on every net, then the second..."""
     out = []
     for k in range(max((p.average * p.seeds for p in proxies), default=0)):
