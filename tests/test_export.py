@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from nas.report.export import export_experiment, figure, final_recipe_args, log_ticks, next_steps, si
+from nas.report.axes import log_ticks, si
+from nas.report.export import export_experiment, final_recipe_args, next_steps
+from nas.report.pareto_plot import figure
 from nas.space.parse import load_space
 from sharesnet import get_spec, masks
 from sharesnet.rules import paper_sharing

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from nas.report.export import figure as pareto_figure
+from nas.report.pareto_plot import figure as pareto_figure
 from nas.report.plot_labels import overlapping
 from nas.retrain.plot import figure as final_figure
 from nas.retrain.results import _groups, collect

@@ -8,7 +8,6 @@ index in pareto.yaml's `front` list, the number `scripts/train_final.py --select
 """
 from __future__ import annotations
 
-import math
 import shlex
 from pathlib import Path
 from typing import Callable
@@ -16,8 +15,8 @@ from typing import Callable
 import yaml
 
 from nas.report import noise as noise_report
-from nas.report.figures import save_figure
 from nas.report.pareto import dominates, normalized_hypervolume
+from nas.report.pareto_plot import plot_front
 from nas.search import reeval
 from nas.search.journal import Journal
 from nas.search.rows import Status
@@ -27,7 +26,6 @@ from sharesnet.spec import ArchSpec
 
 UNITS = {"params": "parameters", "flops": "fvcore FLOPs (1 multiply-add = 1 flop), batch 1", "val_acc": "fraction",
          "train_acc": "fraction: the last epoch's running training accuracy"}
-SCORE_LABELS = {"val_acc": "validation accuracy", "train_acc": "training accuracy (last epoch)"}
 WARM_STARTS = {"paper": "The paper's ShaResNet", "plain": "The plain ResNet"}
 
 
@@ -63,7 +61,7 @@ def export_experiment(exp_dir: str | Path, log: Callable[[str], None] = print) -
     atomic_write(exp_dir / "pareto.yaml", yaml.dump(doc, Dumper=_NoAliases, sort_keys=False))
     atomic_write(exp_dir / "pareto.csv", csv_text([r | _named(r) for r in ranked], csv_columns(score)))
     if rows:
-        _plot(ranked, front, exp_dir / "pareto.png", names)
+        plot_front(ranked, front, exp_dir / "pareto.png", names)
     where = [where_is(tag, journal.rows, ranked, front, names, modes, resolved.get("warm_start", []))
              for tag in WARM_STARTS]
     reevaluated = sum(r["n_seeds"] > 1 for r in ranked)
@@ -248,100 +246,3 @@ def next_steps(exp_dir: Path, interrupted: bool = False) -> str:
         lines += [f"  (add runners-up to --select to retrain the {len(doc['runners_up'])} net(s) of rank 2 too: "
                   f"whether the search's ranking held is then judged beyond its front)"]
     return "\n".join(lines)
-
-
-# --- the plot ---------------------------------------------------------------------------
-
-
-def si(x: float) -> str:
-    """A tick label: 20000 -> 20k, 1500000 -> 1.5M, 2e9 -> 2G."""
-    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(x) >= scale:
-            return f"{x / scale:.3g}{suffix}"
-    return f"{x:.3g}"
-
-
-def log_ticks(lo: float, hi: float) -> list[float]:
-    """Tick values for a log axis on [lo, hi], enough to read a value anywhere on it: the
-    coarsest 1-2-5-like series with 5 ticks in range (decades alone: 4), else round linear steps."""
-    decades = range(math.floor(math.log10(lo)), math.floor(math.log10(hi)) + 1)
-    for subs, enough in (((1,), 4), ((1, 2, 5), 5), ((1, 2, 3, 5), 5), (range(1, 10), 5)):
-        ticks = [m * 10.0 ** e for e in decades for m in subs if lo <= m * 10.0 ** e <= hi]
-        if len(ticks) >= enough:
-            return ticks
-    import matplotlib.ticker
-
-    return [t for t in matplotlib.ticker.MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi)
-            if lo <= t <= hi]
-
-
-def _plot(ranked: list[dict], front: list[dict], path: Path, names: list[str]) -> None:
-
-    save_figure(figure(ranked, front, names), path)
-
-
-def figure(ranked: list[dict], front: list[dict], names: list[str]):
-    """The score (validation or training accuracy) against parameters and against FLOPs, front
-    members labelled by #."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import matplotlib.ticker
-
-    key = score_of(names)  # an aggregated row holds its mean score under the score's name
-    # A cost every candidate shares (FLOPs when only sharing varies) gets no panel: it would be one column.
-    panels = [(c, t) for c, t in (("params", "parameters"), ("flops", "FLOPs (fvcore, 1 MAC = 1 flop)"))
-              if c in names or len({r[c] for r in ranked}) > 1] or [("params", "parameters")]
-    fig, axes = plt.subplots(1, len(panels), figsize=(max(8, 6 * len(panels)), 4.8), squeeze=False)
-    axes = list(axes[0])
-    rest = [r for r in ranked if r["rank"] > 1]
-    for ax, (cost, label) in zip(axes, panels):
-        line = sorted(front, key=lambda r: r[cost])
-        ax.scatter([r[cost] for r in rest], [r[key] for r in rest], c="0.7", s=18, label="evaluated")
-        ax.plot([r[cost] for r in line], [r[key] for r in line], "o-", c="tab:red", ms=6,
-                label="Pareto front, labelled by #" + ("" if cost in names else f" (in {', '.join(names)})"))
-        noisy = [r for r in line if r.get("n_seeds", 1) > 1]
-        if noisy:  # a re-evaluated member: its mean, ±1 seed std
-            ax.errorbar([r[cost] for r in noisy], [r[key] for r in noisy], yerr=[r["score_std"] for r in noisy],
-                        fmt="none", ecolor="tab:red", alpha=0.6, capsize=3, label="±1 seed std (re-evaluated)")
-        for tag, marker, color in (("plain", "s", "tab:blue"), ("paper", "*", "tab:green")):
-            pts = [r for r in ranked if r.get("warm_start") == tag]
-            if pts:
-                ax.scatter([r[cost] for r in pts], [r[key] for r in pts], marker=marker, s=160,
-                           facecolors="none", edgecolors=color, linewidths=2,
-                           label={"plain": "plain ResNet", "paper": "paper's ShaResNet"}[tag])
-        ax.set_xscale("log")
-        ax.margins(0.1, 0.15)  # room for the labels of the outermost points
-        lo, hi = ax.get_xlim()
-        ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator(log_ticks(lo, hi)))
-        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: si(x)))
-        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # the major labels suffice
-        ax.set_xlim(lo, hi)
-        ax.set_xlabel(label)
-        ax.set_ylabel(SCORE_LABELS[key])
-        ax.grid(alpha=0.3)
-    # One legend below the panels: inside an axes, even at loc="best", it covered a marker.
-    handles, texts = axes[-1].get_legend_handles_labels()
-    fig.legend(handles, texts, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
-    fig.suptitle(f"{SCORE_LABELS[key].capitalize()} against cost (# = index in pareto.yaml's front, "
-                 "as train_final.py --select takes it)", fontsize=10)
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
-    for ax, (cost, _) in zip(axes, panels):  # last: labels are placed in the final pixels
-        _label_front(ax, front, ranked, cost, key)
-    return fig
-
-
-def _label_front(ax, front: list[dict], ranked: list[dict], cost: str, key: str) -> None:
-    """Write each front member's # beside its point, clear of other labels and markers; members at
-    one point share a label."""
-    from nas.report.plot_labels import place, point
-
-    at: dict[tuple, list[int]] = {}
-    for i, r in enumerate(front):
-        at.setdefault((r[cost], r[key]), []).append(i)
-    big = [point(r[cost], r[key], 10) for r in ranked if r.get("warm_start") in ("plain", "paper")]
-    dots = [point(r[cost], r[key], 4, weight=1) for r in ranked]
-    place(ax, [(x, y, ",".join(f"#{i}" for i in idx)) for (x, y), idx in at.items()], big + dots, fontsize=9,
-          fontweight="bold", color="tab:red",
-          bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8})

@@ -13,7 +13,7 @@ import statistics
 import textwrap
 from pathlib import Path
 
-from nas.report.export import log_ticks, si
+from nas.report.axes import log_ticks, si
 from nas.report.figures import save_figure
 from nas.report.plot_labels import Obstacle, place, point
 
