@@ -99,7 +99,7 @@ def test_jobs_train_in_parallel_on_the_cpu_as_they_would_one_after_another(tmp_p
     # count, and a job trains bit for bit as it does alone in this process at that count.
     from nas.retrain.jobs import cpu_cores
 
-    args = ["--preset", "cifar_resnet20", "--smoke", "--epochs", "2", "--seeds", "2"]
+    args = ["--preset", "cifar_resnet20", "--smoke", "--epochs", "1", "--seeds", "2"]
     code, log, _ = final(capsys, *args, "--jobs", "2", "--out", tmp_path / "par")
     threads = cpu_cores() // 2
     assert code == 0 and f"2 jobs at a time on the CPU, {threads} thread(s) each (Ray)" in log

@@ -125,6 +125,8 @@ def test_a_search_reevaluates_resumes_and_exports_mean_and_noise(tmp_path, capsy
         assert set(e["vs"]) <= {"plain", "paper"} and "within_noise_of" in e
     out = capsys.readouterr().out
     assert "Seed noise: train_acc moves by sd" in out and "(n=2)" in out and "| # | arch_id | train_acc |" in out
+    # while the trials ran, their time to go counted the re-evaluation after them: the top 2 and 2 baselines
+    assert "search ~0s to go, then re-evaluation: up to 4 trainings, ~" in out
     assert (exp / "pareto.csv").read_text().startswith("rank,arch_id,trial_id,train_acc,train_acc_std,n_seeds")
 
     # A re-evaluation lost with the driver is trained on --resume, and only it.
