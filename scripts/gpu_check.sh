@@ -12,4 +12,10 @@ set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # The project's packages import from here, installed or not (a GPU machine may run it from a copy).
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
-exec "${PYTHON:-python3}" scripts/gpu_check.py "$@"
+py="${PYTHON:-python3}"
+# Without torch every step would fail alike: say so once, with the fix.
+if ! "$py" -c "import torch" 2>/dev/null; then
+  echo "error: $py cannot import torch; activate the environment that has it, or set PYTHON=/path/to/python" >&2
+  exit 2
+fi
+exec "$py" scripts/gpu_check.py "$@"

@@ -77,6 +77,13 @@ def test_a_failing_step_is_reported_and_the_next_one_still_runs(tmp_path, fake_n
     assert "FAILED: accuracy" in out.stdout
 
 
+def test_an_interpreter_without_torch_gets_one_line():
+    res = subprocess.run(["bash", "scripts/gpu_check.sh", "--dry-run", "--out", "/nonexistent"], capture_output=True,
+                         text=True, cwd=ROOT, env={**os.environ, "PYTHON": "false"})
+    assert res.returncode == 2 and res.stderr == ("error: false cannot import torch; activate the environment that "
+                                                  "has it, or set PYTHON=/path/to/python\n")
+
+
 def test_nvidia_smi_samples_are_parsed_for_one_gpu():
     assert parse_sample("0, 87, 12034\n") == (87.0, 12034.0)
     assert parse_sample("1, 87, 12034", index="0") is None
