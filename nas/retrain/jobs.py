@@ -216,6 +216,7 @@ def run_job(job: Job, resume: bool, log: Callable[[str], None] = print, *, devic
 
     from sharesnet.data import load_data
     from sharesnet.train import train
+    from sharesnet.train.memory import release_freed_memory
 
     done = job.folder / "result.json"
     if done.is_file() and resume:  # final_folders.check_folders has compared it with this job
@@ -249,6 +250,8 @@ def run_job(job: Job, resume: bool, log: Callable[[str], None] = print, *, devic
         if result.resumed_at_epoch else ""
     log(f"[final] {job.label}: test accuracy {result.test_acc:.4f} ({count(result.epochs_run, 'epoch')}, "
         f"{result.wall_time_s:.0f} s{resumed})")
+    del result, model
+    release_freed_memory()  # the next job in this process starts from a small heap, not this one's peak
     return row
 
 
