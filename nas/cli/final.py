@@ -152,9 +152,8 @@ def _train(jobs: list, args, searched: dict) -> None:
     bundles = load_bundles(jobs)
     for key, bundle in bundles.items():
         print(describe_data(key, bundle, searched.get(key[0], set())))
-    # Ray tasks load their own copy; this process's copy served the lines above.
-    parallel = args.gpus > 0 or args.jobs > 1
-    run_all(jobs, args.gpus, args.resume, None if parallel else bundles, cpu_jobs=args.jobs)
+    # Jobs run here train on these copies; Ray tasks (--gpus, --jobs) load their own.
+    run_all(jobs, args.gpus, args.resume, bundles, cpu_jobs=args.jobs)
 
 
 def _check_gpus(gpus: int) -> None:
