@@ -21,3 +21,25 @@ def test_freed_fragmented_heap_is_returned():
     assert release_freed_memory()
     assert before - _resident_bytes() > 100 * 2**20
     assert float(sum(t.sum() for t in kept)) == 400 * 16384  # what is still held is intact
+
+
+def test_every_training_releases_its_memory_even_when_it_fails(monkeypatch):
+    # train() itself hands the memory back, so every caller (trial actor, train_final job,
+    # fidelity run) gets it, and a diverged or stopped run too.
+    import dataclasses
+
+    from sharesnet.data import load_data
+    from sharesnet.train import train, trainer
+    from tests.test_train import QUICK, TINY
+
+    calls = []
+    monkeypatch.setattr(trainer, "release_freed_memory", lambda: calls.append(1))
+    digits = load_data("digits", limit=200)
+    train(TINY, dataclasses.replace(QUICK, epochs=1), digits)
+    assert calls == [1]
+    def cut(epoch, metrics):
+        raise KeyboardInterrupt  # as Ctrl-C inside a run
+
+    with pytest.raises(KeyboardInterrupt):
+        train(TINY, dataclasses.replace(QUICK, epochs=1), digits, on_epoch=cut)
+    assert calls == [1, 1]

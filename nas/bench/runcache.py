@@ -19,7 +19,6 @@ from sharesnet.data import DataBundle
 from sharesnet.files import atomic_write
 from sharesnet.spec import ArchSpec
 from sharesnet.train import Recipe, train
-from sharesnet.train.memory import release_freed_memory
 
 
 def run_cached(spec: ArchSpec, recipe: Recipe, data: DataBundle, folder: Path, device: str | None,
@@ -48,8 +47,6 @@ def run_cached(spec: ArchSpec, recipe: Recipe, data: DataBundle, folder: Path, d
                 "train_history": [h["train_acc"] for h in result.history],
                 "spec": spec.to_dict(),
                 "recipe": recipe.to_dict(), "data": data.info(), "origin": origin}, indent=1))
-            del result
-            release_freed_memory()  # the next run in this process starts from a small heap
     return json.loads(done.read_text())
 
 

@@ -182,9 +182,9 @@ def _where(gpus: int, jobs: int = 1) -> str:
     if gpus:
         return f"{gpus} job(s) at a time, one GPU each (Ray)"
     if jobs > 1:
-        from nas.retrain.jobs import cpu_cores
+        from nas.retrain.jobs import threads_per_job
 
-        return f"{jobs} jobs at a time on the CPU, {cpu_cores() // jobs} thread(s) each (Ray)"
+        return f"{jobs} jobs at a time on the CPU, {threads_per_job(jobs)} thread(s) each (Ray)"
     import torch
 
     return f"one job after another on {'cuda' if torch.cuda.is_available() else 'the CPU'}"

@@ -216,7 +216,6 @@ def run_job(job: Job, resume: bool, log: Callable[[str], None] = print, *, devic
 
     from sharesnet.data import load_data
     from sharesnet.train import train
-    from sharesnet.train.memory import release_freed_memory
 
     done = job.folder / "result.json"
     if done.is_file() and resume:  # final_folders.check_folders has compared it with this job
@@ -250,14 +249,17 @@ def run_job(job: Job, resume: bool, log: Callable[[str], None] = print, *, devic
         if result.resumed_at_epoch else ""
     log(f"[final] {job.label}: test accuracy {result.test_acc:.4f} ({count(result.epochs_run, 'epoch')}, "
         f"{result.wall_time_s:.0f} s{resumed})")
-    del result, model
-    release_freed_memory()  # the next job in this process starts from a small heap, not this one's peak
     return row
 
 
 def cpu_cores() -> int:
     """The cores this process may run on (its affinity), not the machine's count."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def threads_per_job(cpu_jobs: int) -> int:
+    """The torch threads of each of `cpu_jobs` jobs run at once: the cores split evenly."""
+    return max(1, cpu_cores() // cpu_jobs)
 
 
 def run_all(jobs: list[Job], gpus: int, resume: bool, bundles: dict[DataKey, Any] | None = None,
@@ -282,7 +284,7 @@ def run_all(jobs: list[Job], gpus: int, resume: bool, bundles: dict[DataKey, Any
     if gpus > 0:
         refs = [ray.remote(num_gpus=1, max_retries=0)(_gpu_job).remote(j, resume) for j in jobs]
     else:
-        threads = cpu_cores() // cpu_jobs
+        threads = threads_per_job(cpu_jobs)
         task = ray.remote(num_cpus=threads, max_retries=0)(_cpu_job)
         refs = [task.remote(j, resume, threads) for j in jobs]
     try:

@@ -24,7 +24,6 @@ from nas.run.inheritance import initial_state
 from sharesnet.data import load_data
 from sharesnet.spec import ArchSpec
 from sharesnet.train import DivergedError, Recipe, train
-from sharesnet.train.memory import release_freed_memory
 
 # Fault injection for tests and drills: "diverge:<arch_id>" trains that arch with a
 # learning rate so large that it really diverges.
@@ -36,15 +35,8 @@ CHECKPOINT_SHARE = 0.05
 
 
 def run_trial(config: dict) -> None:
-    """Train one candidate and report it; a reused actor then hands its freed memory back, so it
-    does not creep up by a net's peak with every trial (sharesnet/train/memory.py)."""
-    try:
-        _run_trial(config)
-    finally:
-        release_freed_memory()
-
-
-def _run_trial(config: dict) -> None:
+    """Train one candidate and report it to Tune (train() hands its freed memory back, so a reused
+    actor does not creep up by a net's peak with every trial)."""
     start = time.perf_counter()
     torch.set_num_threads(max(1, int(config.get("threads", 1))))
     spec = ArchSpec.from_dict(config["spec"])

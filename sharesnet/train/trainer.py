@@ -13,6 +13,7 @@ from sharesnet.data import DataBundle, num_batches
 from sharesnet.spec import ArchSpec
 from sharesnet.train import checkpoint as ckpt_io
 from sharesnet.train.engine import Engine, evaluate, make_engine, pick_device, train_epoch
+from sharesnet.train.memory import release_freed_memory
 from sharesnet.train.recipe import Recipe
 from sharesnet.train.result import TrainResult
 
@@ -34,7 +35,21 @@ def train(spec: ArchSpec, recipe: Recipe, data: DataBundle, *, on_epoch: OnEpoch
     init_state: the model's first weights (e.g. sharesnet.inherit.inherit_state) instead of its
     seeded init; a checkpoint to resume from wins over it, so a cut-off run continues as it was.
     A recipe with `stop_after` ends after that epoch, its lr as in the whole schedule.
+    The freed memory goes back to the system at the end (sharesnet/train/memory.py), so a process
+    that trains one net after another does not creep up by each net's peak.
     """
+    try:
+        return _train(spec, recipe, data, on_epoch=on_epoch, checkpoint_dir=checkpoint_dir, device=device,
+                      train_on=train_on, evaluate_test=evaluate_test, log=log,
+                      max_checkpoint_share=max_checkpoint_share, init_state=init_state)
+    finally:
+        release_freed_memory()  # after _train's frame, engine and activations included, is gone
+
+
+def _train(spec: ArchSpec, recipe: Recipe, data: DataBundle, *, on_epoch: OnEpoch | None,
+           checkpoint_dir: str | Path | None, device: str | torch.device | None, train_on: str,
+           evaluate_test: bool, log: Callable[[str], None] | None, max_checkpoint_share: float | None,
+           init_state: dict[str, torch.Tensor] | None) -> TrainResult:
     if train_on not in TRAIN_ON:
         raise ValueError(f"train_on: must be one of {TRAIN_ON}, got {train_on!r}")
     last = recipe.last_epoch
