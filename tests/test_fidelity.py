@@ -217,7 +217,11 @@ def test_interrupted_run_says_so_and_resume_finishes_with_a_report(tmp_path):
     assert LAST.match(done.stdout.strip().splitlines()[-1]), done.stdout[-500:]
     report = (out / "fidelity.md").read_text()
     assert "| today |" in report and "| mean2 |" in report and "PARTIAL" not in report
-    assert re.search(r"\|\n\n`proxy=\S+ kendall_tau=[^`]+`\n$", report)  # apart from the table, not a row of it
+    assert re.search(r"\|\n\n`proxy=\S+ kendall_tau=[^`]+`\n", report)  # apart from the table, not a row of it
+    # the finals' own curves: every net has two finals of 2 epochs, so each epoch is scored over all 3 nets
+    assert "### The finals' own curves" in report
+    figure = r"(-?\d\.\d\d|n/a)"  # n/a: tied accuracies of nets this tiny
+    assert re.search(rf"\| train acc after epoch 2 \| 1\.000 \| 3 \| {figure} \| {figure} \|", report), report[-1500:]
     # one machine made every run: its precision is counted, and nothing says the runs are mixed
     assert re.search(r"Precision: proxy runs (bf16|fp32) 12; finals (bf16|fp32) 6\.", report), report[:800]
     assert "MIXED" not in report
@@ -228,6 +232,27 @@ def test_interrupted_run_says_so_and_resume_finishes_with_a_report(tmp_path):
     cached = _cli("--plan", plan, "--out", out, "--threads", "1", "--resume")
     assert cached.returncode == 0 and " in " not in "".join(
         line for line in cached.stdout.splitlines() if line.startswith("[fidelity] ") and "/18 " in line)
+
+
+def test_the_finals_curve_scores_each_seed_against_the_other_seeds_finals():
+    from nas.bench.fidelity_curve import Run, curve, markdown
+
+    # epoch 1 ranks the nets backwards, epoch 2 as the other seed's finals do; net "d" has one
+    # final and is left out; "c" stopped after epoch 1 (a cut-off run) and drops out of epoch 2.
+    runs = {"a": {0: Run(0.80, (0.50, 0.60)), 1: Run(0.81, (0.52, 0.61))},
+            "b": {0: Run(0.84, (0.40, 0.70)), 1: Run(0.83, (0.41, 0.71))},
+            "c": {0: Run(0.90, (0.30,)), 1: Run(0.91, (0.31,))},
+            "e": {0: Run(0.86, (0.35, 0.75)), 1: Run(0.85, (0.36, 0.76))},
+            "d": {0: Run(0.99, (0.99, 0.99))}}
+    first, second, ceiling = curve(runs, 2)
+    assert (first.epoch, first.nets, first.kendall_tau, first.spearman) == (1, 4, -1.0, -1.0)
+    assert (second.epoch, second.nets, second.kendall_tau) == (2, 3, 1.0)
+    # by test accuracy both seeds order a < b < e < c: full agreement
+    assert ceiling.epoch is None and ceiling.nets == 4 and ceiling.kendall_tau == 1.0
+    text = markdown([first, second, ceiling], 2)
+    assert "| train acc after epoch 1 | 0.500 | 4 | -1.00 | -1.00 |" in text
+    assert "| test acc (the noise ceiling) | 1.000 | 4 | 1.00 | 1.00 |" in text
+    assert markdown(curve({"a": runs["a"], "b": runs["b"]}, 2), 2) == ""  # under 3 nets: no section
 
 
 def test_the_report_says_when_runs_from_two_kinds_of_machine_are_mixed():

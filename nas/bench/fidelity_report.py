@@ -116,7 +116,8 @@ def summarise(plan: Plan, c: Collected) -> list[ProxySummary]:
         images = c.images[proxy.name]
         cost = proxy.average * statistics.mean(images) / final_cost if images and final_cost else None
         missing = sum(s is None for v in scores.values() for s in v)
-        out.append(ProxySummary(proxy.name, tuple(counts), _mean(taus), _mean(rhos), _mean(tops), tuple(taus),
+        out.append(ProxySummary(proxy.name, tuple(counts), rankstats.finite_mean(taus), rankstats.finite_mean(rhos),
+                                rankstats.finite_mean(tops), tuple(taus),
                                 spread.sd if spread else None, cost, missing))
     return out
 
@@ -131,8 +132,8 @@ def best(summaries: list[ProxySummary]) -> ProxySummary | None:
 def last_line(s: ProxySummary | None) -> str:
     if s is None:
         return "proxy=none kendall_tau=n/a spearman=n/a seed_std=n/a cost_ratio=n/a (no proxy has 3 nets with a final yet)"
-    return (f"proxy={s.name} kendall_tau={_f(s.kendall_tau)} spearman={_f(s.spearman)} "
-            f"seed_std={_f(s.seed_std, 4)} cost_ratio={_f(s.cost_ratio, 3)}")
+    return (f"proxy={s.name} kendall_tau={fmt(s.kendall_tau)} spearman={fmt(s.spearman)} "
+            f"seed_std={fmt(s.seed_std, 4)} cost_ratio={fmt(s.cost_ratio, 3)}")
 
 
 def markdown(plan: Plan, c: Collected, summaries: list[ProxySummary]) -> str:
@@ -142,9 +143,9 @@ def markdown(plan: Plan, c: Collected, summaries: list[ProxySummary]) -> str:
              "| cost ratio |",
              "|---|---|---:|---:|---:|---:|---:|---:|"]
     for s, p in zip(summaries, plan.proxies):
-        per, nets = ", ".join(_f(t) for t in s.per_seed_tau), ", ".join(map(str, s.nets))
-        lines.append(f"| {s.name} | {describe(p)} | {nets} | {_f(s.kendall_tau)} ({per}) | {_f(s.spearman)} | "
-                     f"{_f(s.top_k)} | {_f(s.seed_std, 4)} | {_f(s.cost_ratio, 3)} |")
+        per, nets = ", ".join(fmt(t) for t in s.per_seed_tau), ", ".join(map(str, s.nets))
+        lines.append(f"| {s.name} | {describe(p)} | {nets} | {fmt(s.kendall_tau)} ({per}) | {fmt(s.spearman)} | "
+                     f"{fmt(s.top_k)} | {fmt(s.seed_std, 4)} | {fmt(s.cost_ratio, 3)} |")
     names = [p.name for p in plan.proxies]
     lines += ["", "| net | arch_id | depth / width | sharing | params | final test acc (n) | " +
               " | ".join(names) + " |", "|---|---|---|---|---:|---:|" + "---:|" * len(names)]
@@ -191,10 +192,6 @@ def _mean_sd(xs: list[float]) -> str:
     return f"{statistics.mean(xs):.4f}{sd} ({len(xs)})"
 
 
-def _mean(xs: list[float]) -> float:
-    xs = [x for x in xs if not math.isnan(x)]
-    return statistics.mean(xs) if xs else math.nan
-
-
-def _f(x: float | None, digits: int = 2) -> str:
+def fmt(x: float | None, digits: int = 2) -> str:
+    """`0.50`; `n/a` for a missing or NaN figure."""
     return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"

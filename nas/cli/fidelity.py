@@ -99,6 +99,7 @@ def _check_out(out: Path, args) -> None:
 
 
 def _report(plan, out: Path, threads: int | None, argv: list[str]) -> int:
+    from nas.bench import fidelity_curve
     from nas.bench.fidelity_plot import plot
     from nas.bench.fidelity_report import best, collect, last_line, markdown, precision_text, summarise
     from sharesnet.files import atomic_write
@@ -119,11 +120,15 @@ def _report(plan, out: Path, threads: int | None, argv: list[str]) -> int:
             f"Final: recipe {plan.final.recipe.name or 'custom'}, "
             f"{plan.final.recipe.epochs} epochs on train+val, mean test accuracy over {plan.final.seeds} seed(s). "
             f"Cost ratio: training images of one score over one final retraining's.\n\n{precision_text(c)}\n")
+    epochs = plan.final.recipe.last_epoch
+    curve = fidelity_curve.markdown(fidelity_curve.curve(fidelity_curve.load_runs(plan, out), epochs), epochs)
     # Blank lines around the tables: the last line, right below a table, would render as its row.
-    parts = [head.rstrip("\n"), partial, text.rstrip("\n"), f"`{last_line(chosen)}`"]
+    parts = [head.rstrip("\n"), partial, text.rstrip("\n"), f"`{last_line(chosen)}`", curve]
     atomic_write(out / "fidelity.md", "\n\n".join(filter(None, parts)) + "\n")
     plot(plan, c, summaries, chosen, out / "fidelity.png")
     print(text)
+    if curve:
+        print(f"\n{curve}\n")
     print(precision_text(c))
     print(f"[fidelity] report: {out / 'fidelity.md'}, plot: {out / 'fidelity.png'}")
     if partial:

@@ -28,6 +28,12 @@ def pooled_sd(groups: Sequence[Sequence[float]]) -> Spread | None:
     return Spread(sd=math.sqrt(ss / df), df=df)
 
 
+def finite_mean(xs: Sequence[float]) -> float:
+    """The mean of the values that are not NaN (a correlation over too few nets is NaN); NaN if none."""
+    xs = [x for x in xs if not math.isnan(x)]
+    return sum(xs) / len(xs) if xs else math.nan
+
+
 def kendall_tau(a: Sequence[float], b: Sequence[float]) -> float:
     """Kendall's tau-b (ties counted as scipy does); nan for fewer than 2 points or a constant side."""
     from scipy import stats
