@@ -103,6 +103,7 @@ def test_jobs_train_in_parallel_on_the_cpu_as_they_would_one_after_another(tmp_p
     code, log, _ = final(capsys, *args, "--jobs", "2", "--out", tmp_path / "par")
     threads = cpu_cores() // 2
     assert code == 0 and f"2 jobs at a time on the CPU, {threads} thread(s) each (Ray)" in log
+    assert "[final] 1/2 job(s) finished (cifar_resnet20 seed " in log and "[final] 2/2 job(s) finished" in log
     old = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
@@ -114,6 +115,27 @@ def test_jobs_train_in_parallel_on_the_cpu_as_they_would_one_after_another(tmp_p
                     for f in ("par", "seq"))
         assert par["threads"] == seq["threads"] == threads
         assert par["test_acc"] == seq["test_acc"] and par["device"] == "cpu"
+
+
+def test_the_run_counts_finished_jobs_and_times_only_those_it_trained(tmp_path):
+    import re
+
+    from nas.retrain.jobs import Job, _Tally
+    from sharesnet.train import Recipe
+
+    spec = ArchSpec(stages=(StageSpec(1, 8, 1),), in_channels=1, num_classes=10, stem_width=8)
+    jobs = [Job("net", spec, DataConfig(dataset="digits"), Recipe(seed=k), tmp_path / f"seed-{k}") for k in range(4)]
+    (tmp_path / "seed-0").mkdir()
+    (tmp_path / "seed-0/result.json").write_text("{}")  # finished before this run
+    lines = []
+    tally = _Tally(jobs, 2, lines.append)
+    for job in jobs:
+        tally(job, {"test_acc": 0.5})
+    assert lines[0] == "[final] 1/4 job(s) finished (net seed 0: test accuracy 0.5000)"
+    assert "to go" not in lines[1]  # one trained job, two at once: its time would be twice the pace
+    assert re.fullmatch(r"\[final\] 3/4 job\(s\) finished \(net seed 2: test accuracy 0\.5000\); about \S+ to go",
+                        lines[2]), lines[2]
+    assert lines[3].endswith("(net seed 3: test accuracy 0.5000)")  # nothing left: no time to go
 
 
 def test_gpus_on_a_machine_without_cuda_is_refused_at_once(tmp_path):
