@@ -32,7 +32,15 @@ def test_committed_costs_recompute_from_their_specs(trials):
         model = build_model(spec)
         assert (count_params(model), count_flops(model, size)) == (int(r["params"]), int(r["flops"])), r["arch_id"]
         specs[r["arch_id"]] = (int(r["params"]), int(r["flops"]))
-    for final in trials.parent.glob("**/final_results.csv"):  # the retrained nets are the searched ones
+    # Retrained nets: the searched ones cost what the search said; others adopted beside them
+    # (--arch, e.g. matched unshared nets) cost what their own result's spec rebuilds to.
+    for result in trials.parent.glob("**/final/*/seed-*/result.json"):
+        row = json.loads(result.read_text())
+        if row["arch_id"] not in specs:
+            model = build_model(ArchSpec.from_dict(row["spec"]))
+            specs[row["arch_id"]] = (count_params(model), count_flops(model, size))
+        assert specs[row["arch_id"]] == (row["params"], row["flops"]), result
+    for final in trials.parent.glob("**/final_results.csv"):
         with final.open() as f:
             for r in csv.DictReader(f):
                 assert specs[r["arch_id"]] == (int(r["params"]), int(r["flops"])), r["arch_id"]
