@@ -16,8 +16,6 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
-from nas.bench.fidelity import find_final
-from nas.bench.fidelity_plan import Plan
 from nas.bench.fidelity_report import fmt
 from nas.report import rankstats
 
@@ -37,18 +35,18 @@ class CurvePoint:
     spearman: float
 
 
-def load_runs(plan: Plan, out: Path) -> dict[str, dict[int, Run]]:
-    """arch_id -> seed -> Run, for every final found (in <out>/final or a reuse folder) with its metrics.csv."""
+def load_runs(final_rows: dict[str, list[dict]]) -> dict[str, dict[int, Run]]:
+    """arch_id -> seed -> Run, for every final the report found (fidelity_report.collect) that has
+    its metrics.csv beside its result.json."""
     runs: dict[str, dict[int, Run]] = {}
-    for arch in plan.archs:
-        for k in range(plan.final.seeds):
-            row = find_final(plan, arch, k, out)
-            metrics = Path(row["result_file"]).parent / "metrics.csv" if row else None
-            if metrics is None or not metrics.is_file():
+    for arch_id, rows in final_rows.items():
+        for row in rows:
+            metrics = Path(row["result_file"]).parent / "metrics.csv"
+            if not metrics.is_file():
                 continue
             with open(metrics, newline="") as f:
                 acc = tuple(float(r["train_acc"]) for r in csv.DictReader(f))
-            runs.setdefault(arch.spec.arch_id, {})[row["seed"]] = Run(row["test_acc"], acc)
+            runs.setdefault(arch_id, {})[row["seed"]] = Run(row["test_acc"], acc)
     return runs
 
 

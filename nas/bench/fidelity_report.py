@@ -46,6 +46,7 @@ class Collected:
     # or GPU with native bf16) and fp32 round differently, which moves a score like a seed does;
     # a comparison gathered on two kinds of machine mixes them, and the report must say so.
     precisions: dict[str, Counter] = field(default_factory=lambda: {"proxy runs": Counter(), "finals": Counter()})
+    final_rows: dict[str, list[dict]] = field(default_factory=dict)  # arch_id -> the finals found (result_file too)
 
 
 def index_runs(folder: Path) -> list[dict]:
@@ -89,6 +90,7 @@ def collect(plan: Plan, out: Path, threads: int | None) -> Collected:
     for arch in plan.archs:
         rows = [find_final(plan, arch, k, out) for k in range(plan.final.seeds)]
         c.missing_finals += rows.count(None)
+        c.final_rows[arch.spec.arch_id] = [r for r in rows if r]
         c.finals[arch.spec.arch_id] = [r["test_acc"] for r in rows if r]
         c.precisions["finals"].update(r.get("precision", "unknown") for r in rows if r)
         bs = plan.final.recipe.batch_size

@@ -121,7 +121,7 @@ def _report(plan, out: Path, threads: int | None, argv: list[str]) -> int:
             f"{plan.final.recipe.epochs} epochs on train+val, mean test accuracy over {plan.final.seeds} seed(s). "
             f"Cost ratio: training images of one score over one final retraining's.\n\n{precision_text(c)}\n")
     epochs = plan.final.recipe.last_epoch
-    curve = fidelity_curve.markdown(fidelity_curve.curve(fidelity_curve.load_runs(plan, out), epochs), epochs)
+    curve = fidelity_curve.markdown(fidelity_curve.curve(fidelity_curve.load_runs(c.final_rows), epochs), epochs)
     # Blank lines around the tables: the last line, right below a table, would render as its row.
     parts = [head.rstrip("\n"), partial, text.rstrip("\n"), f"`{last_line(chosen)}`", curve]
     atomic_write(out / "fidelity.md", "\n\n".join(filter(None, parts)) + "\n")

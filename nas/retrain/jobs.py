@@ -290,10 +290,10 @@ def run_all(jobs: list[Job], gpus: int, resume: bool, bundles: dict[DataKey, Any
         refs = [task.remote(j, resume, threads) for j in jobs]
     rows: dict[int, dict[str, Any]] = {}
     try:
-        pending = list(refs)
+        index, pending = {ref: i for i, ref in enumerate(refs)}, list(refs)
         while pending:  # in the order they finish, each with the count and the time to go
             ready, pending = ray.wait(pending, num_returns=1)
-            i = refs.index(ready[0])
+            i = index[ready[0]]
             rows[i] = tally(jobs[i], ray.get(ready[0]))
         return [rows[i] for i in range(len(jobs))]
     except BaseException:  # Ctrl-C, SIGTERM or a failed job: stop the rest; each keeps its last epoch
@@ -329,13 +329,13 @@ class _Tally:
 
     def __init__(self, jobs: list[Job], at_once: int, log: Callable[[str], None]):
         self.total, self.at_once, self.log = len(jobs), at_once, log
-        self.fresh = {id(j) for j in jobs if not (j.folder / "result.json").is_file()}
+        self.fresh = {j.folder for j in jobs if not (j.folder / "result.json").is_file()}
         self.done = self.trained = 0
         self.start = time.perf_counter()
 
     def __call__(self, job: Job, row: dict[str, Any]) -> dict[str, Any]:
         self.done += 1
-        self.trained += id(job) in self.fresh
+        self.trained += job.folder in self.fresh
         left = self.total - self.done
         eta = ""
         if left and self.trained >= self.at_once:
