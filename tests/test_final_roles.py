@@ -240,3 +240,24 @@ def test_runners_up_from_an_export_without_them_is_a_one_line_error(tmp_path, ca
     code = final_main(["--pareto", str(pareto), "--select", "runners-up", "--out", str(tmp_path / "f")], "doc")
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "lists no net of rank 2" in err
+
+
+def test_the_ranking_check_states_the_retrainings_own_agreement_between_seeds():
+    # Retraining's seed noise caps how well any score can rank close nets; the section states
+    # that cap from the nets with two seeds (first seed against second), and only from those.
+    from nas.retrain import ranking
+
+    export = Export("search", 8, ("a", "b", "c", "d"))
+
+    def net(name, score, accs):
+        role = Role(0, 1, None, export, search=Score(score, None, 1, "train_acc"))
+        return [{"parsed_role": role, "label": name, "seed": s, "test_acc": a} for s, a in enumerate(accs)]
+
+    # seed 1 orders a > b > c > d as seed 0 does except for c and d swapped: Spearman 0.8
+    groups = [net("a", 0.70, [0.90, 0.91]), net("b", 0.71, [0.80, 0.81]), net("c", 0.72, [0.70, 0.60]),
+              net("d", 0.73, [0.65, 0.66]), net("e", 0.69, [0.99])]
+    text = ranking.markdown(groups)
+    assert "over the 4 nets with two): Spearman 0.80, Kendall tau 0.67." in text, text
+    assert "Over the 5 nets retrained from this search" in text
+    # fewer than 3 nets with two seeds: no such line
+    assert "against itself" not in ranking.markdown([g[:1] for g in groups[:3]] + groups[3:])

@@ -43,6 +43,7 @@ def _section(experiment: str | None, groups: list[list[dict]]) -> str:
              f"Over the {n} nets retrained from this search: **{figures}** "
              f"between the search's {name} (the mean over its seeds where it re-evaluated a net) and the mean "
              f"retrained test accuracy. 1 is the same order, 0 none.{caution}", "",
+             *_ceiling(groups),
              f"| net | search {name} (n seeds) | rank | retrained test accuracy (n seeds) | rank |",
              "|---|---:|---:|---:|---:|"]
     val_rank, test_rank = _ranks(val), _ranks(test)
@@ -52,6 +53,20 @@ def _section(experiment: str | None, groups: list[list[dict]]) -> str:
         lines.append(f"| {g[0]['label']} | {s.value:.4f}{sd} ({s.n}) | {val_rank[i]} | {test[i]:.4f} ({len(g)}) | "
                      f"{test_rank[i]} |")
     return "\n".join(lines) + "\n"
+
+
+def _ceiling(groups: list[list[dict]]) -> list[str]:
+    """One seed's retrained test accuracy against another's, over the nets retrained with two or
+    more: retraining's own noise caps how well any score can rank nets this close, so the search's
+    figure reads against this one. No lines when fewer than 3 nets have two seeds."""
+    pairs = [[r["test_acc"] for r in sorted(g, key=lambda r: r["seed"])[:2]] for g in groups if len(g) > 1]
+    if len(pairs) < 3:
+        return []
+    first, second = zip(*pairs)
+    rho, tau = rankstats.spearman(first, second), rankstats.kendall_tau(first, second)
+    figures = "undefined (tied accuracies)" if math.isnan(rho) else f"Spearman {rho:.2f}, Kendall tau {tau:.2f}"
+    return [f"The retraining against itself (each net's first seed against its second, over the {len(pairs)} "
+            f"nets with two): {figures}. No score can be expected to rank these nets better than that.", ""]
 
 
 def _ranks(xs: list[float]) -> list[int]:
