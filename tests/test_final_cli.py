@@ -327,3 +327,22 @@ def test_split_flags_say_when_they_matter_and_it_is_so(capsys):
     assert trained_on(val_fraction=0.1, split_seed=0) == trained_on(val_fraction=0.3, split_seed=5)
     assert trained_on(val_fraction=0.1, split_seed=0, limit=300) != trained_on(val_fraction=0.3, split_seed=5,
                                                                                limit=300)
+
+
+def test_jobs_finished_before_the_run_are_counted_first_and_not_queued(tmp_path):
+    # Queued as Ray tasks, finished jobs waited behind the training ones: "1/24 finished" while
+    # ten were done, and a time to go that counted them as work left.
+    from nas.retrain.jobs import Job, run_all
+    from sharesnet.train import Recipe
+
+    spec = ArchSpec(stages=(StageSpec(1, 8, 1),), in_channels=1, num_classes=10, stem_width=8)
+    data = DataConfig(dataset="digits", limit=200)
+    jobs = [Job("net", spec, data, Recipe(seed=k, epochs=1, batch_size=64), tmp_path / f"seed-{k}") for k in range(3)]
+    (tmp_path / "seed-2").mkdir()
+    (tmp_path / "seed-2/result.json").write_text(json.dumps({"test_acc": 0.25, "seed": 2}))
+    lines = []
+    rows = run_all(jobs, gpus=0, resume=True, log=lines.append)
+    counts = [line for line in lines if " job(s) finished " in line]
+    assert counts[0] == "[final] 1/3 job(s) finished (net seed 2: test accuracy 0.2500)", lines
+    assert [r["seed"] for r in rows] == [0, 1, 2] and rows[2]["test_acc"] == 0.25  # in job order
+    assert counts[2].startswith("[final] 3/3 job(s) finished (net seed 1:")

@@ -270,8 +270,15 @@ def run_all(jobs: list[Job], gpus: int, resume: bool, bundles: dict[DataKey, Any
     Small nets use many threads poorly, so on a CPU several one-thread jobs at once train more
     images per second than one job with every thread."""
     tally = _Tally(jobs, max(1, gpus, cpu_jobs), log)
-    if gpus <= 0 and cpu_jobs <= 1:
-        return [tally(j, run_job(j, resume, log, bundle=(bundles or {}).get(j.data_key))) for j in jobs]
+    # Jobs finished before this run are read here and counted first: queued as Ray tasks they
+    # would wait for a slot behind the training ones, and the count would lag behind the truth.
+    rows = {i: tally(j, run_job(j, resume, log)) for i, j in enumerate(jobs)
+            if resume and (j.folder / "result.json").is_file()}
+    todo = [i for i in range(len(jobs)) if i not in rows]
+    if not todo or (gpus <= 0 and cpu_jobs <= 1):  # no Ray started when nothing is left to train
+        for i in todo:
+            rows[i] = tally(jobs[i], run_job(jobs[i], resume, log, bundle=(bundles or {}).get(jobs[i].data_key)))
+        return [rows[i] for i in range(len(jobs))]
     # Every task's epoch lines reach this console: in full (Ray would fold similar lines of
     # different jobs into "repeated 3x") and without colour codes, which a log file would keep.
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")  # read when ray is first imported
@@ -283,14 +290,13 @@ def run_all(jobs: list[Job], gpus: int, resume: bool, bundles: dict[DataKey, Any
 
         start_ray(num_gpus=gpus, include_dashboard=False, logging_level="ERROR")
     if gpus > 0:
-        refs = [ray.remote(num_gpus=1, max_retries=0)(_gpu_job).remote(j, resume) for j in jobs]
+        refs = [ray.remote(num_gpus=1, max_retries=0)(_gpu_job).remote(jobs[i], resume) for i in todo]
     else:
         threads = threads_per_job(cpu_jobs)
         task = ray.remote(num_cpus=threads, max_retries=0)(_cpu_job)
-        refs = [task.remote(j, resume, threads) for j in jobs]
-    rows: dict[int, dict[str, Any]] = {}
+        refs = [task.remote(jobs[i], resume, threads) for i in todo]
     try:
-        index, pending = {ref: i for i, ref in enumerate(refs)}, list(refs)
+        index, pending = dict(zip(refs, todo)), list(refs)
         while pending:  # in the order they finish, each with the count and the time to go
             ready, pending = ray.wait(pending, num_returns=1)
             i = index[ready[0]]
@@ -336,7 +342,7 @@ class _Tally:
     def __call__(self, job: Job, row: dict[str, Any]) -> dict[str, Any]:
         self.done += 1
         self.trained += job.folder in self.fresh
-        left = self.total - self.done
+        left = len(self.fresh) - self.trained  # only jobs to train take time
         eta = ""
         if left and self.trained >= self.at_once:
             eta = f"; about {duration((time.perf_counter() - self.start) / self.trained * left)} to go"
