@@ -272,8 +272,7 @@ def run_all(jobs: list[Job], gpus: int, resume: bool, bundles: dict[DataKey, Any
     tally = _Tally(jobs, max(1, gpus, cpu_jobs), log)
     # Jobs finished before this run are read here and counted first: queued as Ray tasks they
     # would wait for a slot behind the training ones, and the count would lag behind the truth.
-    rows = {i: tally(j, run_job(j, resume, log)) for i, j in enumerate(jobs)
-            if resume and (j.folder / "result.json").is_file()}
+    rows = {i: tally(j, run_job(j, resume, log)) for i, j in enumerate(jobs) if resume and j.folder not in tally.fresh}
     todo = [i for i in range(len(jobs)) if i not in rows]
     if not todo or (gpus <= 0 and cpu_jobs <= 1):  # no Ray started when nothing is left to train
         for i in todo:

@@ -34,11 +34,9 @@ def _section(experiment: str | None, groups: list[list[dict]]) -> str:
     test = [statistics.mean(r["test_acc"] for r in g) for g in groups]
     val = [s.value for s in search]
     name = search[0].name  # one search ranks by one score
-    rho, tau = rankstats.spearman(val, test), rankstats.kendall_tau(val, test)
     n = len(groups)
     caution = f" With fewer than {FEW} nets this is a rough figure." if n < FEW else ""
-    figures = "undefined: every net has the same score on one side" if math.isnan(rho) else \
-        f"Spearman {rho:.2f}, Kendall tau {tau:.2f}"
+    figures = _agreement(val, test, "undefined: every net has the same score on one side")
     lines = [f"## Did the search's ranking hold?{f' ({Path(experiment).name})' if experiment else ''}", "",
              f"Over the {n} nets retrained from this search: **{figures}** "
              f"between the search's {name} (the mean over its seeds where it re-evaluated a net) and the mean "
@@ -62,11 +60,15 @@ def _ceiling(groups: list[list[dict]]) -> list[str]:
     pairs = [[r["test_acc"] for r in sorted(g, key=lambda r: r["seed"])[:2]] for g in groups if len(g) > 1]
     if len(pairs) < 3:
         return []
-    first, second = zip(*pairs)
-    rho, tau = rankstats.spearman(first, second), rankstats.kendall_tau(first, second)
-    figures = "undefined (tied accuracies)" if math.isnan(rho) else f"Spearman {rho:.2f}, Kendall tau {tau:.2f}"
+    figures = _agreement(*zip(*pairs), "undefined (tied accuracies)")
     return [f"The retraining against itself (each net's first seed against its second, over the {len(pairs)} "
             f"nets with two): {figures}. No score can be expected to rank these nets better than that.", ""]
+
+
+def _agreement(a, b, undefined: str) -> str:
+    """`Spearman x, Kendall tau y` of two paired lists, or `undefined` where a side is constant."""
+    rho = rankstats.spearman(a, b)
+    return undefined if math.isnan(rho) else f"Spearman {rho:.2f}, Kendall tau {rankstats.kendall_tau(a, b):.2f}"
 
 
 def _ranks(xs: list[float]) -> list[int]:
