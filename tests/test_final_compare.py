@@ -63,3 +63,13 @@ def test_two_plain_nets_of_two_searches_are_each_named_by_arch_id():
     groups = [_group("a", [0.86, 0.87], 200, 50), _group("p1", [0.85, 0.86], 460, 70, "plain"),
               _group("p2", [0.84, 0.85], 300, 70, "plain")]
     assert {(c.net, c.baseline) for c in compare(groups)} == {("a", "plain `p1`"), ("a", "plain `p2`")}
+
+
+def test_each_proposal_is_set_against_the_soft_net_it_was_read_from():
+    soft = _group("soft", [0.85, 0.86], 270_666, 70)
+    child = [r | {"proposed_from": "soft"} for r in _group("t0.50", [0.80, 0.81], 270_618, 69)]
+    orphan = [r | {"proposed_from": "gone"} for r in _group("t0.90", [0.84, 0.85], 346_650, 69)]
+    rows = [(c.net, c.baseline, c.verdict) for c in compare([soft, child, orphan])]
+    # the soft net was not retrained beside t0.90: nothing to set it against
+    assert rows == [("t0.50", "its soft net `soft`", "cheaper but less accurate")]
+    assert "read off a soft net's learned coefficients" in markdown([soft, child])

@@ -1,5 +1,6 @@
 """scripts/propose.py: one soft-net training on digits, its proposals as files, as warm starts
 of a search, and retrained by train_final.py --arch."""
+import json
 from pathlib import Path
 
 import optuna
@@ -167,6 +168,9 @@ def test_train_final_retrains_the_proposals_and_the_soft_net(run, tmp_path, caps
     assert code == 0
     assert "| proposal-t0.99 |" in printed and "| soft |" in printed and "soft(k=1)" in printed
     assert (tmp_path / "soft/seed-0/result.json").is_file()
+    soft_id = json.loads((tmp_path / "soft/seed-0/result.json").read_text())["arch_id"]
+    assert json.loads((tmp_path / "proposal-t0.99/seed-0/result.json").read_text())["proposed_from"] == soft_id
+    assert f"| proposal-t0.99 | its soft net `{soft_id}` |" in (tmp_path / "final_results.md").read_text()
     assert final_main(["--arch", str(tmp_path / "soft"), "--dataset", "digits", "--out", str(tmp_path)],
                       "doc") == 2  # a folder without spec files: one line
 

@@ -48,8 +48,10 @@ def half_width(noise: Noise, n_a: int, n_b: int) -> float:
 
 
 def compare(groups: list[list[dict]]) -> list[Comparison]:
-    """Every other net against each baseline present (the paper net against the plain one too), and
-    each front member against its matched unshared nets (nas/space/matched.py).
+    """Every other net against each baseline present (the paper net against the plain one too),
+    each front member against its matched unshared nets (nas/space/matched.py), and each proposal
+    against the soft net it was read from (scripts/propose.py): is the soft net, unfolded, better
+    than its hard-shared children?
 
     A group's first row carries `baseline` (plain, paper or None) and `label`, the net as the
     tables name it (`arch_id` and role); see nas/final_results.collect."""
@@ -68,6 +70,10 @@ def compare(groups: list[list[dict]]) -> list[Comparison]:
         role = _matched(g)
         if role and role.matches in by_id:
             out.append(_compare(by_id[role.matches], g, noise, f"{role.matched} match `{g[0]['arch_id']}`"))
+    for g in groups:
+        soft = by_id.get(g[0].get("proposed_from") or "")
+        if soft is not None:
+            out.append(_compare(g, soft, noise, f"its soft net `{soft[0]['arch_id']}`"))
     return out
 
 
@@ -123,7 +129,9 @@ def markdown(groups: list[list[dict]]) -> str:
              f"Test accuracy differences with 95% intervals; {how}. Costs are the net's as a share of the "
              f"baseline's. \"Dominates\" means no costlier in params and FLOPs and more accurate beyond the noise."
              + (" A match is an unshared net of the front member's parameter count, shallower or narrower: "
-                "does sharing beat simply shrinking the net?" if any(_matched(g) for g in groups) else ""),
+                "does sharing beat simply shrinking the net?" if any(_matched(g) for g in groups) else "")
+             + (" A proposal is a hard-shared net read off a soft net's learned coefficients (scripts/propose.py), "
+                "set against that soft net unfolded." if any(g[0].get("proposed_from") for g in groups) else ""),
              "", "| net | against | test accuracy difference (95% interval) | params | FLOPs | verdict |",
              "|---|---|---:|---:|---:|---|"]
     for c in rows:

@@ -61,8 +61,8 @@ def adopt(job: Job, folders: list[Path], log) -> bool:
     metrics = path.parent / "metrics.csv"
     if metrics.is_file():
         atomic_write(job.folder / "metrics.csv", metrics.read_text())
-    atomic_write(job.folder / "result.json", json.dumps({**row, "name": job.name, "role": job.role,
-                                                          "reused_from": str(path)}, indent=1))
+    row = {**row, "name": job.name, "role": job.role, "proposed_from": job.proposed_from, "reused_from": str(path)}
+    atomic_write(job.folder / "result.json", json.dumps(row, indent=1))
     log(f"[final] {job.label}: finished already in {path.parent} (same net, recipe, seed and data); reusing it")
     return True
 

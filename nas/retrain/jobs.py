@@ -39,6 +39,7 @@ class Arch:
     spec: ArchSpec
     data: DataConfig  # pareto entries: the search's (limit included); else the command line's
     role: dict | None = None  # pareto entries: `#`, rank and baseline as of this export (nas/retrain/roles.py)
+    proposed_from: str | None = None  # a proposal of scripts/propose.py: the soft net's arch_id it was read from
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,6 +51,7 @@ class Job:
     folder: Path
     test_limit: int | None = None  # caps the test split: smoke runs only
     role: dict | None = None  # recorded in result.json, so the tables say which export a `#` is from
+    proposed_from: str | None = None  # recorded too: the tables set a proposal against its soft net
 
     @property
     def label(self) -> str:
@@ -162,7 +164,16 @@ def from_preset(name: str, data: DataConfig) -> Arch:
 
 
 def from_file(path: str | Path, data: DataConfig) -> Arch:
-    return Arch(Path(path).stem, Path(path).stem, ArchSpec.load(path), data)
+    spec = ArchSpec.load(path)
+    return Arch(Path(path).stem, Path(path).stem, spec, data, proposed_from=_soft_source(path, spec))
+
+
+def _soft_source(path: str | Path, spec: ArchSpec) -> str | None:
+    """The soft net a scripts/propose.py proposal file was read from (its `from.soft_arch_id`); None for
+    any other spec file, and for the soft net's own file."""
+    doc = yaml.safe_load(Path(path).read_text())
+    source = ((doc.get("from") if isinstance(doc, dict) else None) or {}).get("soft_arch_id")
+    return source if source and source != spec.arch_id else None
 
 
 def from_files(path: str | Path, data: DataConfig) -> list[Arch]:
@@ -180,7 +191,7 @@ def make_jobs(archs: list[Arch], recipe: Recipe, seeds: int, out: Path, test_lim
     """Seed-major order: every architecture gets its first seed before any gets a second, so a
     retraining cut off part way still has each net at n >= 1 to compare."""
     return [Job(a.name, a.spec, a.data, dataclasses.replace(recipe, seed=recipe.seed + k),
-                out / a.key / f"seed-{recipe.seed + k}", test_limit, a.role)
+                out / a.key / f"seed-{recipe.seed + k}", test_limit, a.role, a.proposed_from)
             for k in range(seeds) for a in archs]
 
 
@@ -242,7 +253,7 @@ def run_job(job: Job, resume: bool, log: Callable[[str], None] = print, *, devic
            "train_images": len(data.train) + len(data.val), "test_images": len(data.test),
            "test_limit": job.test_limit, "checkpoint": str(job.folder / "last.pt"), "spec": job.spec.to_dict(),
            "recipe": job.recipe.to_dict(), "data": dataclasses.asdict(job.data), "split_seed": job.data.split_seed,
-           "role": job.role}
+           "role": job.role, "proposed_from": job.proposed_from}
     atomic_write(job.folder / "metrics.csv", csv_text(result.history))
     atomic_write(done, json.dumps(row, indent=1))
     resumed = f", resumed at epoch {result.resumed_at_epoch}: {row['train_time_s']:.0f} s of epochs in all" \
