@@ -171,9 +171,10 @@ def from_file(path: str | Path, data: DataConfig) -> Arch:
 def _soft_source(path: str | Path, spec: ArchSpec) -> str | None:
     """The soft net a scripts/propose.py proposal file was read from (its `from.soft_arch_id`); None for
     any other spec file, and for the soft net's own file."""
-    doc = yaml.safe_load(Path(path).read_text())
-    source = ((doc.get("from") if isinstance(doc, dict) else None) or {}).get("soft_arch_id")
-    return source if source and source != spec.arch_id else None
+    doc = yaml.safe_load(Path(path).read_text())  # valid: ArchSpec.load has read it
+    made = doc.get("from") if isinstance(doc, dict) else None
+    source = made.get("soft_arch_id") if isinstance(made, dict) else None
+    return source if source != spec.arch_id else None
 
 
 def from_files(path: str | Path, data: DataConfig) -> list[Arch]:
